@@ -1,0 +1,113 @@
+// Package bus defines how Herald services publish and consume events, and the
+// handler middleware every implementation applies. Package bus/jetstream is
+// the implementation; package bus/bustest is the conformance suite any
+// implementation must pass.
+package bus
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// Message is one delivery of an event to a handler.
+type Message struct {
+	Subject  string
+	ID       string // the publisher's message id (the event id)
+	Data     []byte // the event, as published
+	Attempt  int    // 1 on the first delivery, 2 on the first redelivery, ...
+	Sequence uint64 // the event's position in its stream
+}
+
+// Handler processes one message. A nil error acknowledges the message; an
+// error asks for a redelivery after a backoff, and after the consumer's last
+// attempt moves the message to the dead-letter stream. Handlers must be
+// idempotent: delivery is at least once.
+type Handler func(ctx context.Context, m Message) error
+
+// Consumer describes a durable subscription. Its Name is the durable
+// consumer's name: keep it stable, or the consumer starts again from the
+// first event.
+type Consumer struct {
+	Name     string   // durable name, e.g. "query"; required
+	Stream   string   // stream to read, e.g. "SHOP"; required
+	Subjects []string // subjects to receive; empty means all of the stream's
+
+	// MaxDeliver is how many times a message is tried before it is
+	// dead-lettered. Default 5.
+	MaxDeliver int
+	// Backoff is the wait before redelivery after the n-th failed attempt
+	// (the last value repeats). Default 100ms, 500ms, 2s, 5s.
+	Backoff []time.Duration
+	// AckWait is how long a handler may run before the message is delivered
+	// again. Default 30s.
+	AckWait time.Duration
+}
+
+// WithDefaults returns c with unset fields at their defaults.
+func (c Consumer) WithDefaults() Consumer {
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 5
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	return c
+}
+
+// Delay returns the wait before redelivering a message whose attempt failed.
+func (c Consumer) Delay(attempt int) time.Duration {
+	i := min(max(attempt-1, 0), len(c.Backoff)-1)
+	return c.Backoff[i]
+}
+
+// Subscription is a running consumer.
+type Subscription interface {
+	// Stop stops fetching, lets in-flight and buffered messages finish and
+	// be acknowledged, and returns once they have, or when ctx is done.
+	Stop(ctx context.Context) error
+}
+
+// DeadLetter is a message that failed every attempt.
+type DeadLetter struct {
+	Consumer string
+	Stream   string
+	Sequence uint64 // position in the original stream
+	Subject  string // original subject
+	ID       string // original message id
+	Data     []byte
+	Error    string // the last attempt's error
+	Attempts int
+	FailedAt time.Time
+}
+
+// Bus publishes events durably and delivers them to durable consumers.
+type Bus interface {
+	// Publish stores payload on subject and returns nil only once the bus
+	// acknowledged it durably. A second publish with the same id within the
+	// bus's duplicate window is dropped.
+	Publish(ctx context.Context, subject, id string, payload []byte) error
+	// Subscribe starts (or resumes) the durable consumer c and runs h for each
+	// message, one at a time. It returns once the consumer is attached.
+	Subscribe(ctx context.Context, c Consumer, h Handler) (Subscription, error)
+	// DeadLetters returns the dead-lettered messages of the named consumer,
+	// oldest first.
+	DeadLetters(ctx context.Context, consumer string) ([]DeadLetter, error)
+}
+
+// Recover turns a panic in h into an error, so a poison message is retried
+// and dead-lettered like any failure instead of crashing the process.
+func Recover(h Handler) Handler {
+	return func(ctx context.Context, m Message) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return h(ctx, m)
+	}
+}

@@ -1,0 +1,251 @@
+// Package jetstream implements bus.Bus on NATS JetStream, and embeds a NATS
+// server for the single-process mode.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldev/herald/bus"
+)
+
+// DLQStream is the stream that holds dead-lettered messages, on subjects
+// "dlq.<consumer>".
+const DLQStream = "DLQ"
+
+// Headers on a dead-lettered message.
+const (
+	HeaderConsumer = "Herald-Consumer"
+	HeaderStream   = "Herald-Stream"
+	HeaderSequence = "Herald-Stream-Seq"
+	HeaderSubject  = "Herald-Subject"
+	HeaderMsgID    = "Herald-Msg-Id"
+	HeaderError    = "Herald-Error"
+	HeaderAttempts = "Herald-Attempts"
+	HeaderFailedAt = "Herald-Failed-At"
+)
+
+var _ bus.Bus = (*Bus)(nil)
+
+// Bus is a bus.Bus on a NATS connection. It is safe for concurrent use.
+type Bus struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *slog.Logger
+	replicas int
+}
+
+// Options configures a Bus.
+type Options struct {
+	// Replicas is how many servers keep a copy of each stream: 1 for a single
+	// server, 3 for a cluster. Default 1.
+	Replicas int
+	Logger   *slog.Logger
+}
+
+// New returns a Bus on nc. The caller keeps ownership of nc.
+func New(nc *nats.Conn, opts Options) (*Bus, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas}, nil
+}
+
+// Dial connects to the NATS server at url, reconnecting forever after a
+// loss, and returns a Bus on that connection and the connection itself, for
+// the caller to close.
+func Dial(url, name string, opts Options) (*Bus, *nats.Conn, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nc, err := nats.Connect(url, ClientOptions(name, log)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to nats at %s: %w", url, err)
+	}
+	b, err := New(nc, opts)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return b, nc, nil
+}
+
+// ClientOptions are the connection options Herald uses: reconnect forever,
+// and log connection changes.
+func ClientOptions(name string, log *slog.Logger) []nats.Option {
+	return []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	}
+}
+
+// EnsureStream creates the stream name over subjects, or updates it to this
+// configuration, and makes sure the dead-letter stream exists. Streams keep
+// every event (no age or size limit) in files, and refuse new events rather
+// than discard old ones if a limit is ever set.
+func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string) error {
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: name, Subjects: subjects},
+		{Name: DLQStream, Subjects: []string{"dlq.>"}},
+	} {
+		cfg.Storage = jetstream.FileStorage
+		cfg.Retention = jetstream.LimitsPolicy
+		cfg.Discard = jetstream.DiscardNew
+		cfg.Duplicates = 2 * time.Minute
+		cfg.Replicas = b.replicas
+		cfg.AllowDirect = true
+		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish implements bus.Bus. It sets Nats-Msg-Id to id.
+func (b *Bus) Publish(ctx context.Context, subject, id string, payload []byte) error {
+	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Subscribe implements bus.Bus with a durable pull consumer that starts from
+// the stream's first event, with explicit acks. The server redelivers a
+// message whose handler failed after the consumer's backoff; after MaxDeliver
+// attempts the message is copied to the dead-letter stream with its error and
+// terminated, so the stream moves on.
+func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus.Subscription, error) {
+	if c.Name == "" || c.Stream == "" {
+		return nil, errors.New("subscribe: consumer needs a name and a stream")
+	}
+	c = c.WithDefaults()
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+		Durable:        c.Name,
+		Description:    "herald consumer " + c.Name,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        c.AckWait,
+		MaxDeliver:     -1, // the client dead-letters after c.MaxDeliver; see handle
+		FilterSubjects: c.Subjects,
+		MaxAckPending:  1000,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
+	}
+	s := &subscription{bus: b, c: c, h: bus.Recover(h)}
+	s.cc, err = cons.Consume(s.handle,
+		jetstream.PullMaxMessages(64),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			b.log.Debug("consume", "consumer", c.Name, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
+	}
+	return s, nil
+}
+
+type subscription struct {
+	bus *Bus
+	c   bus.Consumer
+	h   bus.Handler
+	cc  jetstream.ConsumeContext
+}
+
+func (s *subscription) handle(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		s.bus.log.Error("message without metadata", "consumer", s.c.Name, "err", err)
+		_ = msg.Term()
+		return
+	}
+	m := bus.Message{
+		Subject:  msg.Subject(),
+		ID:       msg.Headers().Get(jetstream.MsgIDHeader),
+		Data:     msg.Data(),
+		Attempt:  int(md.NumDelivered),
+		Sequence: md.Sequence.Stream,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.AckWait)
+	defer cancel()
+	herr := s.h(ctx, m)
+	if herr == nil {
+		if err := msg.Ack(); err != nil {
+			s.bus.log.Warn("ack failed; the message will be redelivered", "consumer", s.c.Name, "seq", m.Sequence, "err", err)
+		}
+		return
+	}
+	if m.Attempt < s.c.MaxDeliver {
+		s.bus.log.Warn("handler failed; will retry", "consumer", s.c.Name, "seq", m.Sequence,
+			"attempt", m.Attempt, "of", s.c.MaxDeliver, "err", herr)
+		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
+		return
+	}
+	if err := s.deadLetter(ctx, msg, m, herr); err != nil {
+		s.bus.log.Error("dead-letter failed; will retry", "consumer", s.c.Name, "seq", m.Sequence, "err", err)
+		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
+		return
+	}
+	s.bus.log.Error("message dead-lettered", "consumer", s.c.Name, "seq", m.Sequence,
+		"subject", m.Subject, "attempts", m.Attempt, "err", herr)
+	_ = msg.TermWithReason("dead-lettered")
+}
+
+func (s *subscription) deadLetter(ctx context.Context, msg jetstream.Msg, m bus.Message, cause error) error {
+	errText := cause.Error()
+	if len(errText) > 4096 {
+		errText = errText[:4096]
+	}
+	h := nats.Header{}
+	h.Set(HeaderConsumer, s.c.Name)
+	h.Set(HeaderStream, s.c.Stream)
+	h.Set(HeaderSequence, strconv.FormatUint(m.Sequence, 10))
+	h.Set(HeaderSubject, m.Subject)
+	h.Set(HeaderMsgID, m.ID)
+	h.Set(HeaderError, errText)
+	h.Set(HeaderAttempts, strconv.Itoa(m.Attempt))
+	h.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	dl := &nats.Msg{Subject: "dlq." + s.c.Name, Data: msg.Data(), Header: h}
+	id := s.c.Name + "/" + s.c.Stream + "/" + strconv.FormatUint(m.Sequence, 10)
+	_, err := s.bus.js.PublishMsg(ctx, dl, jetstream.WithMsgID(id))
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", DLQStream, err)
+	}
+	return nil
+}
+
+// Stop implements bus.Subscription: it drains the consumer, so messages
+// already fetched are handled and acknowledged, then returns.
+func (s *subscription) Stop(ctx context.Context) error {
+	s.cc.Drain()
+	select {
+	case <-s.cc.Closed():
+		return nil
+	case <-ctx.Done():
+		s.cc.Stop()
+		return fmt.Errorf("stop consumer %s: %w", s.c.Name, ctx.Err())
+	}
+}

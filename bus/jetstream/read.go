@@ -1,0 +1,112 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldev/herald/bus"
+)
+
+// Stored is one message as stored in a stream.
+type Stored struct {
+	Subject  string
+	Sequence uint64
+	Header   map[string][]string
+	Data     []byte
+	Time     time.Time
+}
+
+// Read returns up to limit messages of stream (all if limit <= 0) whose
+// subjects match filter (all if empty), starting at sequence from (1 if 0),
+// in stream order. It uses an ephemeral ordered consumer, so it neither
+// changes nor waits for any durable consumer.
+func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uint64, limit int) ([]Stored, error) {
+	s, err := b.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	if info.State.Msgs == 0 || from > info.State.LastSeq {
+		return nil, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filter, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	var out []Stored
+	for limit <= 0 || len(out) < limit {
+		batch := 256
+		if limit > 0 {
+			batch = min(batch, limit-len(out))
+		}
+		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		n := 0
+		var pending uint64
+		for m := range msgs.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", stream, err)
+			}
+			out = append(out, Stored{Subject: m.Subject(), Sequence: md.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Time: md.Timestamp})
+			pending = md.NumPending
+			n++
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		if n == 0 || pending == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// DeadLetters implements bus.Bus.
+func (b *Bus) DeadLetters(ctx context.Context, consumer string) ([]bus.DeadLetter, error) {
+	filter := "dlq.>"
+	if consumer != "" {
+		filter = "dlq." + consumer
+	}
+	msgs, err := b.Read(ctx, DLQStream, []string{filter}, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bus.DeadLetter, 0, len(msgs))
+	for _, m := range msgs {
+		h := headerGetter(m.Header)
+		seq, _ := strconv.ParseUint(h(HeaderSequence), 10, 64)
+		attempts, _ := strconv.Atoi(h(HeaderAttempts))
+		failed, _ := time.Parse(time.RFC3339Nano, h(HeaderFailedAt))
+		out = append(out, bus.DeadLetter{
+			Consumer: h(HeaderConsumer), Stream: h(HeaderStream), Sequence: seq,
+			Subject: h(HeaderSubject), ID: h(HeaderMsgID), Data: m.Data,
+			Error: h(HeaderError), Attempts: attempts, FailedAt: failed,
+		})
+	}
+	return out, nil
+}
+
+func headerGetter(h map[string][]string) func(string) string {
+	return func(k string) string {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+}

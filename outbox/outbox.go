@@ -1,0 +1,53 @@
+// Package outbox implements the transactional outbox: a service writes its
+// entity and the event that records the change in one database transaction,
+// and a Relay publishes pending events to the bus, in commit order, deleting
+// each only after the bus acknowledged it.
+//
+// An event therefore exists if and only if its entity change committed, and a
+// crash at any point loses nothing: an unpublished row is published after the
+// restart, and a row published but not yet deleted is published again (the
+// bus drops it by its message id, and consumers drop it by event id).
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/heraldev/herald/event"
+)
+
+// Schema creates the outbox table. Include it in the migrations of every
+// service that publishes events.
+const Schema = `
+CREATE TABLE outbox (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id   TEXT NOT NULL UNIQUE,
+	subject    TEXT NOT NULL,
+	payload    BLOB NOT NULL,
+	created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);`
+
+// Add records e in the outbox inside tx, to be published on the NATS subject
+// that e's type maps to once tx commits. Call Relay.Notify after the commit.
+func Add(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
+	payload, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO outbox (event_id, subject, payload) VALUES (?, ?, ?)`,
+		e.ID, event.Subject(e.Type), payload); err != nil {
+		return fmt.Errorf("add %s to outbox: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Pending returns how many events wait in the outbox.
+func Pending(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox: %w", err)
+	}
+	return n, nil
+}

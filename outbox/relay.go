@@ -1,0 +1,148 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Publisher stores an event durably on the bus. It returns nil only once the
+// bus acknowledged the event; id lets the bus drop a re-published duplicate.
+type Publisher interface {
+	Publish(ctx context.Context, subject, id string, payload []byte) error
+}
+
+// Relay publishes an outbox's events in order. Create it with NewRelay, start
+// Run in its own goroutine and call Notify after each commit that added an
+// event. Notify and Published are safe for concurrent use.
+type Relay struct {
+	db   *sql.DB
+	pub  Publisher
+	log  *slog.Logger
+	wake chan struct{}
+
+	// Poll is how often the relay looks for events when nobody notified it,
+	// which finds rows left by a crash. Default 1s.
+	Poll time.Duration
+	// Batch is the most events read from the outbox at a time. Default 128.
+	Batch int
+	// MaxBackoff caps the wait between attempts while the bus fails. Default 5s.
+	MaxBackoff time.Duration
+
+	published atomic.Int64
+}
+
+// NewRelay returns a relay from db's outbox to pub.
+func NewRelay(db *sql.DB, pub Publisher, log *slog.Logger) *Relay {
+	return &Relay{
+		db: db, pub: pub, log: log,
+		wake:       make(chan struct{}, 1),
+		Poll:       time.Second,
+		Batch:      128,
+		MaxBackoff: 5 * time.Second,
+	}
+}
+
+// Notify wakes the relay at once. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Published returns how many events this relay has had acknowledged.
+func (r *Relay) Published() int64 { return r.published.Load() }
+
+// Run publishes pending events until ctx is cancelled, then returns nil. While
+// the bus fails it retries with exponential backoff; events wait in the outbox
+// meanwhile, so writes keep succeeding.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-timer.C:
+		}
+		n, err := r.Flush(ctx)
+		wait := r.Poll
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			r.log.Warn("outbox relay: publish failed, will retry", "err", err, "retry_in", backoff)
+			wait = backoff
+			backoff = min(backoff*2, r.MaxBackoff)
+		case n > 0:
+			backoff = 50 * time.Millisecond
+			r.Notify() // there may be more than one batch
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// Flush publishes one batch of pending events in commit order and deletes the
+// acknowledged ones. It returns how many were published; on error the
+// unacknowledged events stay in the outbox.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	rows, err := r.db.QueryContext(ctx,
+		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT ?`, r.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	type row struct {
+		seq         int64
+		id, subject string
+		payload     []byte
+	}
+	var batch []row
+	for rows.Next() {
+		var x row
+		if err := rows.Scan(&x.seq, &x.id, &x.subject, &x.payload); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read outbox: %w", err)
+		}
+		batch = append(batch, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+
+	var acked int64 = -1
+	var n int
+	var pubErr error
+	for _, x := range batch {
+		if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
+			pubErr = fmt.Errorf("publish event %s: %w", x.id, err)
+			break
+		}
+		acked = x.seq
+		n++
+	}
+	if acked >= 0 {
+		// Delete with a context that survives shutdown: the events are
+		// already on the bus, and deleting them now saves a republish.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := r.db.ExecContext(dctx, `DELETE FROM outbox WHERE seq <= ?`, acked); err != nil {
+			return n, errors.Join(pubErr, fmt.Errorf("delete published events from outbox: %w", err))
+		}
+		r.published.Add(int64(n))
+	}
+	return n, pubErr
+}

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// ProcessedSchema creates the table that records every event a consumer has
+// applied. Include it in the migrations of every service that consumes events.
+const ProcessedSchema = `
+CREATE TABLE processed_events (
+	event_id     TEXT PRIMARY KEY,
+	processed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+) WITHOUT ROWID;`
+
+// ApplyOnce runs apply and records eventID in one transaction. If eventID was
+// already recorded, apply does not run and ApplyOnce returns applied=false and
+// a nil error: the caller should acknowledge the duplicate. If apply fails,
+// nothing is recorded and its error is returned, so a redelivery tries again.
+func ApplyOnce(ctx context.Context, db *sql.DB, eventID string, apply func(*sql.Tx) error) (applied bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id) VALUES (?) ON CONFLICT DO NOTHING`, eventID)
+	if err != nil {
+		return false, fmt.Errorf("record event %s: %w", eventID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if err := apply(tx); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit event %s: %w", eventID, err)
+	}
+	return true, nil
+}
