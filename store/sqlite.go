@@ -75,3 +75,20 @@ func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
 	}
 	return nil
 }
+
+// InTx runs fn in a transaction and commits it if fn returns nil; otherwise
+// it rolls back and returns fn's error unchanged.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Command herald runs Herald's services: all of them with an embedded NATS
+// JetStream bus in one process (herald up), or the named ones against an
+// external NATS server (herald serve).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// cli is the command line. Every flag can also be set from its HERALD_*
+// environment variable.
+type cli struct {
+	LogLevel  slog.Level `default:"info" env:"HERALD_LOG_LEVEL" help:"Log level: debug, info, warn or error."`
+	LogFormat string     `default:"text" enum:"text,json" env:"HERALD_LOG_FORMAT" help:"Log format: text or json."`
+
+	Up    upCmd    `cmd:"" help:"Run every shop service and an embedded NATS JetStream bus in one process."`
+	Serve serveCmd `cmd:"" help:"Run the named services only, against an external NATS server (2.10+ with JetStream)."`
+}
+
+// serviceFlags are the settings shared by up and serve.
+type serviceFlags struct {
+	Data         string        `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
+	UsersAddr    string        `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
+	ProductsAddr string        `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
+	OrdersAddr   string        `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
+	QueryAddr    string        `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
+	MaxDeliver   int           `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
+	AckWait      time.Duration `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
+	StopTimeout  time.Duration `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+}
+
+type upCmd struct {
+	serviceFlags
+	NatsListen string `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
+	NoFsync    bool   `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
+}
+
+type serveCmd struct {
+	serviceFlags
+	Services []string `arg:"" enum:"users,products,orders,query" help:"Services to run: users, products, orders, query."`
+	NATS     string   `name:"nats" default:"nats://127.0.0.1:4222" env:"HERALD_NATS" help:"URL of the NATS server or cluster (comma-separated URLs)."`
+	Replicas int      `default:"1" env:"HERALD_REPLICAS" help:"Copies of each stream: 1 for one server, 3 for a cluster."`
+}
+
+func main() {
+	var c cli
+	k := kong.Parse(&c,
+		kong.Name("herald"),
+		kong.Description("Event-driven microservices with a query service, on a durable NATS JetStream bus."),
+		kong.UsageOnError())
+	log := newLogger(os.Stderr, c.LogLevel, c.LogFormat)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	m := &Main{Log: log, Out: os.Stdout}
+	var err error
+	switch k.Command() {
+	case "up":
+		err = m.Up(ctx, c.Up)
+	case "serve <services>":
+		err = m.Serve(ctx, c.Serve)
+	default:
+		err = fmt.Errorf("unknown command %q", k.Command())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(m.Out, "Press Ctrl-C to stop.")
+	<-ctx.Done()
+	stop() // a second Ctrl-C kills at once
+	log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), m.stopTimeout)
+	defer cancel()
+	if err := m.Close(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "herald: stop:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/service"
+	"github.com/heraldev/herald/shop"
+)
+
+// Main runs a set of services and, for up, the embedded bus. Tests drive it
+// exactly as the command does: Up or Serve, then Close.
+type Main struct {
+	Log *slog.Logger
+	Out io.Writer // where service URLs are printed
+
+	server      *jetstream.Server
+	nc          *nats.Conn
+	bus         *jetstream.Bus
+	services    []*service.Service
+	stopTimeout time.Duration
+}
+
+// Up starts the embedded NATS server with its storage in <data>/nats and
+// every shop service. It returns once all are ready; on error it stops what
+// it started.
+func (m *Main) Up(ctx context.Context, c upCmd) error {
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{
+		Dir: filepath.Join(c.Data, "nats"), Listen: c.NatsListen, NoSync: c.NoFsync,
+	})
+	if err != nil {
+		if c.NatsListen != "" {
+			return fmt.Errorf("%w; change --nats-listen (HERALD_NATS_LISTEN)", err)
+		}
+		return err
+	}
+	m.server = srv
+	nc, err := srv.Connect(jetstream.ClientOptions("herald up", m.Log)...)
+	if err != nil {
+		m.Close(ctx)
+		return err
+	}
+	m.nc = nc
+	if c.NoFsync {
+		m.Log.Warn("fsync is off: an OS crash or power loss can lose acknowledged events")
+	}
+	if err := m.start(ctx, nc, c.serviceFlags, shop.Services, 1); err != nil {
+		m.Close(ctx)
+		return err
+	}
+	bus := "in-process only"
+	if u := srv.ClientURL(); u != "" {
+		bus = u
+	}
+	fmt.Fprintf(m.Out, "herald is up: data in %s, bus at %s\n", c.Data, bus)
+	m.printURLs()
+	return nil
+}
+
+// Serve starts the named services against the NATS server at c.NATS.
+func (m *Main) Serve(ctx context.Context, c serveCmd) error {
+	if len(c.Services) == 0 {
+		return errors.New("name at least one service to serve")
+	}
+	nc, err := nats.Connect(c.NATS, jetstream.ClientOptions("herald serve", m.Log)...)
+	if err != nil {
+		return fmt.Errorf("connect to nats at %s: %w; is it running? set --nats (HERALD_NATS)", c.NATS, err)
+	}
+	m.nc = nc
+	if err := m.start(ctx, nc, c.serviceFlags, c.Services, c.Replicas); err != nil {
+		m.Close(ctx)
+		return err
+	}
+	fmt.Fprintf(m.Out, "herald is serving: data in %s, bus at %s\n", c.Data, c.NATS)
+	m.printURLs()
+	return nil
+}
+
+func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names []string, replicas int) error {
+	m.stopTimeout = f.StopTimeout
+	if m.stopTimeout <= 0 {
+		m.stopTimeout = 30 * time.Second
+	}
+	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, Logger: m.Log})
+	if err != nil {
+		return err
+	}
+	m.bus = b
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.EnsureStream(sctx, shop.Stream, "shop.>"); err != nil {
+		return err
+	}
+	addrs := map[string][2]string{
+		"users":    {f.UsersAddr, "--users-addr (HERALD_USERS_ADDR)"},
+		"products": {f.ProductsAddr, "--products-addr (HERALD_PRODUCTS_ADDR)"},
+		"orders":   {f.OrdersAddr, "--orders-addr (HERALD_ORDERS_ADDR)"},
+		"query":    {f.QueryAddr, "--query-addr (HERALD_QUERY_ADDR)"},
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		a, ok := addrs[name]
+		if !ok {
+			return fmt.Errorf("unknown service %q (want one of %v)", name, shop.Services)
+		}
+		s, err := shop.Build(sctx, name, shop.Config{
+			DataDir: f.Data, Addr: a[0], AddrFlag: a[1], Logger: m.Log,
+			MaxDeliver: f.MaxDeliver, AckWait: f.AckWait,
+		}, b)
+		if err != nil {
+			return err
+		}
+		m.services = append(m.services, s)
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	for _, s := range m.services {
+		if err := s.Start(sctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) printURLs() {
+	for _, s := range m.services {
+		fmt.Fprintf(m.Out, "  %-9s %s\n", s.Name, s.URL())
+	}
+}
+
+// Service returns the running service called name, or nil.
+func (m *Main) Service(name string) *service.Service {
+	for _, s := range m.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Close stops the services in reverse start order (each drains its requests
+// and consumers and closes its database), then the bus connection and the
+// embedded server. It is safe to call on a partly started Main.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(m.services) - 1; i >= 0; i-- {
+		errs = append(errs, m.services[i].Stop(ctx))
+	}
+	if m.nc != nil {
+		// Consumers are drained already; push out their last acks.
+		_ = m.nc.FlushTimeout(2 * time.Second)
+		m.nc.Close()
+	}
+	if m.server != nil {
+		m.server.Shutdown()
+	}
+	m.Log.Info("stopped cleanly")
+	return errors.Join(errs...)
+}

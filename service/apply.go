@@ -1,0 +1,32 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/store"
+)
+
+// Apply returns a handler that parses each message as a CloudEvent, refuses
+// any whose type reg does not know or whose data does not validate (so it is
+// retried and then dead-lettered, never applied), and runs apply exactly once
+// per event id: apply's changes and the record of the event id commit in one
+// transaction, so a redelivered event changes nothing.
+func Apply(db *sql.DB, reg *event.Registry, apply func(ctx context.Context, tx *sql.Tx, e event.Envelope) error) bus.Handler {
+	return func(ctx context.Context, m bus.Message) error {
+		e, err := event.Parse(m.Data)
+		if err != nil {
+			return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
+		}
+		if err := reg.Validate(e); err != nil {
+			return fmt.Errorf("event %s: %w", e.ID, err)
+		}
+		if _, err := store.ApplyOnce(ctx, db, e.ID, func(tx *sql.Tx) error { return apply(ctx, tx, e) }); err != nil {
+			return fmt.Errorf("apply %s %s: %w", e.Type, e.ID, err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,232 @@
+// Package service runs one Herald service as a module: its HTTP server, its
+// durable consumers and its outbox relay, started in order and stopped in
+// reverse. `herald up` runs several in one process; `herald serve` runs the
+// named ones. Both use exactly this code.
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/httpapi"
+	"github.com/heraldev/herald/outbox"
+)
+
+// Consumer is a durable subscription a service runs, with its handler.
+type Consumer struct {
+	bus.Consumer
+	Handler bus.Handler
+}
+
+// Service is one service's module. Build it with New, fill in DB, Relay and
+// Consumers and register routes on Mux, then Listen, Start and finally Stop.
+type Service struct {
+	Name     string
+	Addr     string // listen address, "host:port"
+	AddrFlag string // the flag that sets Addr, named when it cannot be used
+	Log      *slog.Logger
+	Mux      *http.ServeMux
+	Metrics  *prometheus.Registry // this service's own registry, served at /metrics
+
+	DB        *sql.DB       // closed by Stop
+	Relay     *outbox.Relay // nil for a service that publishes nothing
+	Consumers []Consumer
+
+	ln        net.Listener
+	srv       *http.Server
+	subs      []bus.Subscription
+	stopRelay context.CancelFunc
+	relayDone chan struct{}
+	ready     atomic.Bool
+	handled   *prometheus.CounterVec
+	stopOnce  sync.Once
+}
+
+// New returns a service named name with a fresh mux and metrics registry, and
+// the /livez, /readyz and /metrics routes.
+func New(name string, log *slog.Logger) *Service {
+	s := &Service{Name: name, Log: log.With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry()}
+	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_events_handled_total", Help: "Events handled by this service's consumers, by consumer and result (ok, error).",
+	}, []string{"consumer", "result"})
+	s.Metrics.MustRegister(s.handled)
+	s.Mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	s.Mux.HandleFunc("GET /readyz", s.readyz)
+	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
+	return s
+}
+
+func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		httpapi.WriteProblem(w, http.StatusServiceUnavailable, s.Name+" is starting or stopping")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.PingContext(ctx); err != nil {
+		httpapi.WriteProblem(w, http.StatusServiceUnavailable, s.Name+" cannot reach its database: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintln(w, `{"status":"ready"}`)
+}
+
+// Listen binds the service's address, so that every port problem shows up
+// before anything starts. The error names the flag to change.
+func (s *Service) Listen() error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		hint := ""
+		if s.AddrFlag != "" {
+			hint = "; change " + s.AddrFlag
+		}
+		return fmt.Errorf("%s cannot listen on %s: %w%s", s.Name, s.Addr, unwrapOp(err), hint)
+	}
+	s.ln = ln
+	return nil
+}
+
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// URL returns the service's base URL; valid after Listen.
+func (s *Service) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Start attaches the consumers to b, starts the outbox relay and serves HTTP.
+// The service reports ready once all of that is done. On error, whatever was
+// started is stopped again.
+func (s *Service) Start(ctx context.Context, b bus.Bus) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	if s.Relay != nil {
+		s.Metrics.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_outbox_published_total", Help: "Events the outbox relay published and the bus acknowledged."},
+				func() float64 { return float64(s.Relay.Published()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_outbox_pending", Help: "Events waiting in the outbox."},
+				func() float64 { n, _ := outbox.Pending(context.Background(), s.DB); return float64(n) }),
+		)
+	}
+	for _, c := range s.Consumers {
+		sub, err := b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler))
+		if err != nil {
+			s.stopConsumers(ctx)
+			s.ln.Close()
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	if s.Relay != nil {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopRelay, s.relayDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.relayDone)
+			_ = s.Relay.Run(rctx)
+		}()
+	}
+	s.srv = &http.Server{
+		Handler:           s.Mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Log.Error("http server stopped", "err", err)
+		}
+	}()
+	s.ready.Store(true)
+	s.Log.Info("started", "url", s.URL(), "consumers", len(s.subs), "relay", s.Relay != nil)
+	return nil
+}
+
+func (s *Service) count(consumer string, h bus.Handler) bus.Handler {
+	ok, failed := s.handled.WithLabelValues(consumer, "ok"), s.handled.WithLabelValues(consumer, "error")
+	return func(ctx context.Context, m bus.Message) error {
+		err := h(ctx, m)
+		if err != nil {
+			failed.Inc()
+		} else {
+			ok.Inc()
+		}
+		return err
+	}
+}
+
+// Stop stops the service in reverse order of Start: it stops answering
+// readiness, finishes in-flight requests, drains the consumers (handling and
+// acknowledging what they already fetched), gives the relay a last chance to
+// publish, and closes the database. It is safe to call more than once.
+func (s *Service) Stop(ctx context.Context) error {
+	var errs []error
+	s.stopOnce.Do(func() {
+		s.ready.Store(false)
+		if s.srv != nil {
+			if err := s.srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s http: %w", s.Name, err))
+			}
+		} else if s.ln != nil {
+			s.ln.Close()
+		}
+		errs = append(errs, s.stopConsumers(ctx))
+		if s.stopRelay != nil {
+			s.stopRelay()
+			<-s.relayDone
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if _, err := s.Relay.Flush(fctx); err != nil {
+				s.Log.Warn("events left in the outbox; they are published at the next start", "err", err)
+			}
+			cancel()
+		}
+		if s.DB != nil {
+			if err := s.DB.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s database: %w", s.Name, err))
+			}
+		}
+		s.Log.Info("stopped")
+	})
+	return errors.Join(errs...)
+}
+
+func (s *Service) stopConsumers(ctx context.Context) error {
+	var errs []error
+	for _, sub := range s.subs {
+		if err := sub.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.subs = nil
+	return errors.Join(errs...)
+}

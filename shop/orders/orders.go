@@ -1,0 +1,177 @@
+// Package orders is the shop's ordering service. It owns the orders database,
+// emits shop.order.created.v1 and shop.order.cancelled.v1, and keeps its own
+// copy of the user and product ids it has heard of, fed only by events: it
+// never calls the users or products services.
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
+)
+
+// Source is the CloudEvents source of this service's events.
+const Source = "/shop/orders"
+
+// Order statuses.
+const (
+	StatusPlaced    = "placed"
+	StatusCancelled = "cancelled"
+)
+
+// Migrations is the orders database schema, in order.
+var Migrations = []string{
+	outbox.Schema,
+	store.ProcessedSchema,
+	`CREATE TABLE known_users (id INTEGER PRIMARY KEY);
+	CREATE TABLE known_products (id INTEGER PRIMARY KEY);
+	CREATE TABLE orders (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		user_id    INTEGER NOT NULL,
+		product_id INTEGER NOT NULL,
+		status     TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		created_at TEXT NOT NULL
+	);`,
+}
+
+// Order is a user's order of one product.
+type Order struct {
+	ID        int64     `json:"id"`
+	UserID    int64     `json:"userId"`
+	ProductID int64     `json:"productId"`
+	Status    string    `json:"status" enum:"placed,cancelled"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Service takes orders. It is safe for concurrent use.
+type Service struct {
+	db        *sql.DB
+	published func()
+}
+
+// New returns a service on db; notify is called after each commit that
+// added an event.
+func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+
+// Create places an order. The user and the product must be known to orders
+// from their events; an unknown one is an EInvalid error naming it.
+func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, error) {
+	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var user, product bool
+		if err := tx.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = ?), EXISTS (SELECT 1 FROM known_products WHERE id = ?)`,
+			userID, productID).Scan(&user, &product); err != nil {
+			return fmt.Errorf("check user and product: %w", err)
+		}
+		switch {
+		case !user:
+			return herald.FieldError("body.userId", "user %d is unknown to orders (no shop.user.created event for it has arrived)", userID)
+		case !product:
+			return herald.FieldError("body.productId", "product %d is unknown to orders (no shop.product.created event for it has arrived)", productID)
+		}
+		if err := tx.QueryRowContext(ctx,
+			`INSERT INTO orders (user_id, product_id, status, version, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
+			return fmt.Errorf("create order: %w", err)
+		}
+		return s.emit(ctx, tx, event.OrderCreated, o)
+	})
+	return o, err
+}
+
+// Cancel cancels an order and emits shop.order.cancelled.v1. Cancelling a
+// cancelled order changes nothing and emits nothing.
+func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
+	var o Order
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if o, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		if o.Status == StatusCancelled {
+			return nil
+		}
+		o.Status, o.Version = StatusCancelled, o.Version+1
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, version = ? WHERE id = ?`, o.Status, o.Version, o.ID); err != nil {
+			return fmt.Errorf("cancel order %d: %w", id, err)
+		}
+		return s.emit(ctx, tx, event.OrderCancelled, o)
+	})
+	return o, err
+}
+
+// Get returns the order with id, or an ENotFound error.
+func (s *Service) Get(ctx context.Context, id int64) (Order, error) { return get(ctx, s.db, id) }
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func get(ctx context.Context, q queryer, id int64) (Order, error) {
+	var o Order
+	var created string
+	err := q.QueryRowContext(ctx, `SELECT id, user_id, product_id, status, version, created_at FROM orders WHERE id = ?`, id).
+		Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Order{}, herald.Errorf(herald.ENotFound, "order %d does not exist", id)
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("get order %d: %w", id, err)
+	}
+	o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	return o, nil
+}
+
+func (s *Service) emit(ctx context.Context, tx *sql.Tx, typ string, o Order) error {
+	e, err := event.New(Source, typ, strconv.FormatInt(o.ID, 10), o.Version,
+		event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, e)
+}
+
+func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := store.InTx(ctx, s.db, fn); err != nil {
+		return err
+	}
+	s.published()
+	return nil
+}
+
+// Subjects are the subjects orders consumes.
+var Subjects = []string{event.Subject(event.UserCreated), event.Subject(event.ProductCreated)}
+
+// Apply records the ids announced by shop.user.created.v1 and
+// shop.product.created.v1 in orders' own copy. It ignores other types.
+// Applying an event twice, or in any order, gives the same copy.
+func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
+	switch e.Type {
+	case event.UserCreated:
+		d, err := event.Decode[event.UserCreatedData](e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO known_users (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID)
+		return err
+	case event.ProductCreated:
+		d, err := event.Decode[event.ProductData](e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO known_products (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID)
+		return err
+	}
+	return nil
+}

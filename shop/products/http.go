@@ -1,0 +1,86 @@
+package products
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldev/herald/httpapi"
+)
+
+type createInput struct {
+	Body struct {
+		Title string `json:"title" minLength:"1" maxLength:"1000" doc:"Product title"`
+		Image string `json:"image" minLength:"1" maxLength:"2048" doc:"Image URL or file name"`
+	}
+}
+
+func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	return httpapi.NotBlank(prefix, map[string]*string{"body.title": &in.Body.Title, "body.image": &in.Body.Image})
+}
+
+type updateInput struct {
+	ID   int64 `path:"id" minimum:"1" doc:"Product id"`
+	Body struct {
+		Title *string `json:"title,omitempty" minLength:"1" maxLength:"1000" doc:"New title"`
+		Image *string `json:"image,omitempty" minLength:"1" maxLength:"2048" doc:"New image URL or file name"`
+	}
+}
+
+func (in *updateInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	if in.Body.Title == nil && in.Body.Image == nil {
+		return []error{&huma.ErrorDetail{Location: prefix.With("body"), Message: "give title, image or both"}}
+	}
+	return httpapi.NotBlank(prefix, map[string]*string{"body.title": in.Body.Title, "body.image": in.Body.Image})
+}
+
+type getInput struct {
+	ID int64 `path:"id" minimum:"1" doc:"Product id"`
+}
+
+type createdOutput struct {
+	Location string `header:"Location"`
+	Body     Product
+}
+
+type productOutput struct {
+	Body Product
+}
+
+// Register adds the products routes to api.
+func Register(api huma.API, s *Service, log *slog.Logger) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-product", Method: http.MethodPost, Path: "/products",
+		Summary: "Add a product", DefaultStatus: http.StatusCreated,
+		Description: "Stores the product at version 1 and emits shop.product.created.v1.",
+	}, func(ctx context.Context, in *createInput) (*createdOutput, error) {
+		p, err := s.Create(ctx, in.Body.Title, in.Body.Image)
+		if err != nil {
+			return nil, httpapi.Error(ctx, log, err)
+		}
+		return &createdOutput{Location: "/products/" + strconv.FormatInt(p.ID, 10), Body: p}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "update-product", Method: http.MethodPut, Path: "/products/{id}",
+		Summary:     "Change a product's title or image",
+		Description: "Fields left out keep their value. A change bumps the version and emits shop.product.updated.v1 with the whole product.",
+	}, func(ctx context.Context, in *updateInput) (*productOutput, error) {
+		p, err := s.Update(ctx, in.ID, in.Body.Title, in.Body.Image)
+		if err != nil {
+			return nil, httpapi.Error(ctx, log, err)
+		}
+		return &productOutput{Body: p}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-product", Method: http.MethodGet, Path: "/products/{id}", Summary: "Get a product",
+	}, func(ctx context.Context, in *getInput) (*productOutput, error) {
+		p, err := s.Get(ctx, in.ID)
+		if err != nil {
+			return nil, httpapi.Error(ctx, log, err)
+		}
+		return &productOutput{Body: p}, nil
+	})
+}

@@ -1,0 +1,140 @@
+// Package products is the shop's catalogue service. It owns the products
+// database and emits shop.product.created.v1 and shop.product.updated.v1,
+// each carrying the product's whole state and version.
+package products
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
+)
+
+// Source is the CloudEvents source of this service's events.
+const Source = "/shop/products"
+
+// Migrations is the products database schema, in order.
+var Migrations = []string{
+	outbox.Schema,
+	`CREATE TABLE products (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		title      TEXT NOT NULL,
+		image      TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		updated_at TEXT NOT NULL
+	);`,
+}
+
+// Product is a catalogue entry.
+type Product struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`
+	Image     string    `json:"image"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Service manages the catalogue. It is safe for concurrent use.
+type Service struct {
+	db        *sql.DB
+	published func()
+}
+
+// New returns a service on db; notify is called after each commit that
+// added an event.
+func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+
+// Create stores a product at version 1 with its shop.product.created.v1 event.
+func (s *Service) Create(ctx context.Context, title, image string) (Product, error) {
+	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx,
+			`INSERT INTO products (title, image, version, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
+			return fmt.Errorf("create product: %w", err)
+		}
+		return s.emit(ctx, tx, event.ProductCreated, p)
+	})
+	return p, err
+}
+
+// Update changes the title and/or image (nil leaves a field as it is) and
+// emits shop.product.updated.v1 with the next version. An update that changes
+// nothing returns the product as it is and emits nothing.
+func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
+	var p Product
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if p, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		changed := false
+		if title != nil && *title != p.Title {
+			p.Title, changed = *title, true
+		}
+		if image != nil && *image != p.Image {
+			p.Image, changed = *image, true
+		}
+		if !changed {
+			return nil
+		}
+		p.Version++
+		p.UpdatedAt = now()
+		if _, err := tx.ExecContext(ctx, `UPDATE products SET title = ?, image = ?, version = ?, updated_at = ? WHERE id = ?`,
+			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano), p.ID); err != nil {
+			return fmt.Errorf("update product %d: %w", id, err)
+		}
+		return s.emit(ctx, tx, event.ProductUpdated, p)
+	})
+	return p, err
+}
+
+// Get returns the product with id, or an ENotFound error.
+func (s *Service) Get(ctx context.Context, id int64) (Product, error) {
+	return get(ctx, s.db, id)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func get(ctx context.Context, q queryer, id int64) (Product, error) {
+	var p Product
+	var updated string
+	err := q.QueryRowContext(ctx, `SELECT id, title, image, version, updated_at FROM products WHERE id = ?`, id).
+		Scan(&p.ID, &p.Title, &p.Image, &p.Version, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Product{}, herald.Errorf(herald.ENotFound, "product %d does not exist", id)
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("get product %d: %w", id, err)
+	}
+	p.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	return p, nil
+}
+
+func (s *Service) emit(ctx context.Context, tx *sql.Tx, typ string, p Product) error {
+	e, err := event.New(Source, typ, strconv.FormatInt(p.ID, 10), p.Version,
+		event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, e)
+}
+
+func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := store.InTx(ctx, s.db, fn); err != nil {
+		return err
+	}
+	s.published()
+	return nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,137 @@
+// Package query is the shop's query service. It folds every shop event into
+// its own read model and answers "the products a user has ordered" from that
+// store alone: it calls no other service, so it keeps answering while users,
+// products and orders are down.
+//
+// The projection is commutative. Products and order lines are versioned
+// upserts (an event older than the stored version changes nothing), a
+// cancellation that arrives before its order leaves a tombstone the order
+// cannot revive, and the join of order lines to products happens at read
+// time, so an order for a product not yet seen shows once the product
+// arrives. Any order of arrival gives the same read model.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/store"
+)
+
+// Migrations is the read model's schema, in order.
+var Migrations = []string{
+	store.ProcessedSchema,
+	`CREATE TABLE users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+	CREATE TABLE products (
+		id      INTEGER PRIMARY KEY,
+		title   TEXT NOT NULL,
+		image   TEXT NOT NULL,
+		version INTEGER NOT NULL
+	);
+	CREATE TABLE order_lines (
+		order_id   INTEGER PRIMARY KEY,
+		user_id    INTEGER NOT NULL,
+		product_id INTEGER NOT NULL,
+		cancelled  INTEGER NOT NULL,
+		version    INTEGER NOT NULL
+	);
+	CREATE INDEX order_lines_user ON order_lines (user_id, cancelled, order_id);`,
+}
+
+// Subjects are the subjects the query service consumes: all shop events.
+var Subjects = []string{event.ShopSubjectsWild}
+
+// Product is one line of a user's answer.
+type Product struct {
+	ID    int64  `json:"id"`
+	Title string `json:"title"`
+	Image string `json:"image"`
+}
+
+// Service answers from the read model. It is safe for concurrent use.
+type Service struct {
+	db *sql.DB
+}
+
+// New returns a query service on db.
+func New(db *sql.DB) *Service { return &Service{db: db} }
+
+// UserProducts returns the products user id has ordered and not cancelled,
+// each once, newest order first, with their current title and image. A user
+// the service has never heard of is an ENotFound error; a known user with no
+// orders gets an empty, non-nil slice.
+func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, error) {
+	var known bool
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1) OR EXISTS (SELECT 1 FROM order_lines WHERE user_id = ?1)`,
+		userID).Scan(&known); err != nil {
+		return nil, fmt.Errorf("look up user %d: %w", userID, err)
+	}
+	if !known {
+		return nil, herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", userID)
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT p.id, p.title, p.image
+		FROM order_lines o JOIN products p ON p.id = o.product_id
+		WHERE o.user_id = ? AND o.cancelled = 0
+		GROUP BY p.id
+		ORDER BY max(o.order_id) DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("products of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []Product{}
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.ID, &p.Title, &p.Image); err != nil {
+			return nil, fmt.Errorf("products of user %d: %w", userID, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("products of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// Apply folds one validated shop event into the read model inside tx.
+// Unknown types are an error (the caller validates against the registry
+// first, so this means a type was registered but not handled here).
+func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
+	switch e.Type {
+	case event.UserCreated:
+		d, err := event.Decode[event.UserCreatedData](e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO users (id, version) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET version = excluded.version WHERE excluded.version > users.version`,
+			d.ID, e.EntityVersion)
+		return err
+	case event.ProductCreated, event.ProductUpdated:
+		d, err := event.Decode[event.ProductData](e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO products (id, title, image, version) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET title = excluded.title, image = excluded.image, version = excluded.version
+			WHERE excluded.version > products.version`,
+			d.ID, d.Title, d.Image, e.EntityVersion)
+		return err
+	case event.OrderCreated, event.OrderCancelled:
+		d, err := event.Decode[event.OrderData](e)
+		if err != nil {
+			return err
+		}
+		cancelled := e.Type == event.OrderCancelled
+		_, err = tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, user_id, product_id, cancelled, version) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (order_id) DO UPDATE SET cancelled = excluded.cancelled, version = excluded.version
+			WHERE excluded.version > order_lines.version`,
+			d.ID, d.UserID, d.ProductID, cancelled, e.EntityVersion)
+		return err
+	}
+	return fmt.Errorf("query does not handle event type %s", e.Type)
+}

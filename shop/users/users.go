@@ -1,0 +1,100 @@
+// Package users is the shop's sign-up service. It owns the users database and
+// emits shop.user.created.v1 through its outbox.
+package users
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
+)
+
+// Source is the CloudEvents source of this service's events.
+const Source = "/shop/users"
+
+// Migrations is the users database schema, in order.
+var Migrations = []string{
+	outbox.Schema,
+	`CREATE TABLE users (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		name       TEXT NOT NULL,
+		email      TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		created_at TEXT NOT NULL
+	);
+	CREATE UNIQUE INDEX users_email ON users (lower(email));`,
+}
+
+// User is a signed-up user.
+type User struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Service signs users up. It is safe for concurrent use.
+type Service struct {
+	db        *sql.DB
+	published func() // wakes the outbox relay after a commit
+}
+
+// New returns a service on db; notify is called after each commit that
+// added an event (pass the relay's Notify).
+func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+
+// Create stores a new user and its shop.user.created.v1 event in one
+// transaction. An email already signed up is an EConflict.
+func (s *Service) Create(ctx context.Context, name, email string) (User, error) {
+	u := User{Name: strings.TrimSpace(name), Email: strings.TrimSpace(email), Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(?))`, u.Email).Scan(&exists); err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		if exists {
+			return &herald.Error{Code: herald.EConflict, Message: "a user with email " + u.Email + " already exists", Field: "body.email"}
+		}
+		if err := tx.QueryRowContext(ctx,
+			`INSERT INTO users (name, email, version, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			u.Name, u.Email, u.Version, u.CreatedAt.Format(time.RFC3339Nano)).Scan(&u.ID); err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		e, err := event.New(Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
+			event.UserCreatedData{ID: u.ID, Name: u.Name, Email: u.Email})
+		if err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, e)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	s.published()
+	return u, nil
+}
+
+// Get returns the user with id, or an ENotFound error.
+func (s *Service) Get(ctx context.Context, id int64) (User, error) {
+	var u User
+	var created string
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, email, version, created_at FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Name, &u.Email, &u.Version, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, herald.Errorf(herald.ENotFound, "user %d does not exist", id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("get user %d: %w", id, err)
+	}
+	u.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	return u, nil
+}
