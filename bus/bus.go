@@ -43,6 +43,10 @@ type Consumer struct {
 	// AckWait is how long a handler may run before the message is delivered
 	// again. Default 30s.
 	AckWait time.Duration
+	// FromStart discards any progress the bus remembers for this consumer, so
+	// it starts again from the stream's first event. Set it when the
+	// consumer's store is new and has seen nothing.
+	FromStart bool
 }
 
 // WithDefaults returns c with unset fields at their defaults.

@@ -10,12 +10,13 @@ import (
 	"github.com/heraldev/herald/store"
 )
 
-// Apply returns a handler that parses each message as a CloudEvent, refuses
+// Apply returns a handler on s.DB that parses each message as a CloudEvent, refuses
 // any whose type reg does not know or whose data does not validate (so it is
 // retried and then dead-lettered, never applied), and runs apply exactly once
 // per event id: apply's changes and the record of the event id commit in one
 // transaction, so a redelivered event changes nothing.
-func Apply(db *sql.DB, reg *event.Registry, apply func(ctx context.Context, tx *sql.Tx, e event.Envelope) error) bus.Handler {
+// Duplicates it absorbs are counted in herald_events_duplicate_total.
+func (s *Service) Apply(reg *event.Registry, apply func(ctx context.Context, tx *sql.Tx, e event.Envelope) error) bus.Handler {
 	return func(ctx context.Context, m bus.Message) error {
 		e, err := event.Parse(m.Data)
 		if err != nil {
@@ -24,8 +25,12 @@ func Apply(db *sql.DB, reg *event.Registry, apply func(ctx context.Context, tx *
 		if err := reg.Validate(e); err != nil {
 			return fmt.Errorf("event %s: %w", e.ID, err)
 		}
-		if _, err := store.ApplyOnce(ctx, db, e.ID, func(tx *sql.Tx) error { return apply(ctx, tx, e) }); err != nil {
+		applied, err := store.ApplyOnce(ctx, s.DB, e.ID, func(tx *sql.Tx) error { return apply(ctx, tx, e) })
+		if err != nil {
 			return fmt.Errorf("apply %s %s: %w", e.Type, e.ID, err)
+		}
+		if !applied {
+			s.duplicates.Add(1)
 		}
 		return nil
 	}

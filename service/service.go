@@ -23,6 +23,7 @@ import (
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
 )
 
 // Consumer is a durable subscription a service runs, with its handler.
@@ -45,14 +46,15 @@ type Service struct {
 	Relay     *outbox.Relay // nil for a service that publishes nothing
 	Consumers []Consumer
 
-	ln        net.Listener
-	srv       *http.Server
-	subs      []bus.Subscription
-	stopRelay context.CancelFunc
-	relayDone chan struct{}
-	ready     atomic.Bool
-	handled   *prometheus.CounterVec
-	stopOnce  sync.Once
+	ln         net.Listener
+	srv        *http.Server
+	subs       []bus.Subscription
+	stopRelay  context.CancelFunc
+	relayDone  chan struct{}
+	ready      atomic.Bool
+	handled    *prometheus.CounterVec
+	duplicates atomic.Int64
+	stopOnce   sync.Once
 }
 
 // New returns a service named name with a fresh mux and metrics registry, and
@@ -63,7 +65,9 @@ func New(name string, log *slog.Logger) *Service {
 	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_events_handled_total", Help: "Events handled by this service's consumers, by consumer and result (ok, error).",
 	}, []string{"consumer", "result"})
-	s.Metrics.MustRegister(s.handled)
+	s.Metrics.MustRegister(s.handled, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "herald_events_duplicate_total", Help: "Redelivered or republished events that were recognised and not applied again.",
+	}, func() float64 { return float64(s.duplicates.Load()) }))
 	s.Mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -87,6 +91,10 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintln(w, `{"status":"ready"}`)
 }
+
+// Duplicates returns how many duplicate events this service's consumers
+// recognised and did not apply again.
+func (s *Service) Duplicates() int64 { return s.duplicates.Load() }
 
 // Listen binds the service's address, so that every port problem shows up
 // before anything starts. The error names the flag to change.
@@ -137,13 +145,11 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		)
 	}
 	for _, c := range s.Consumers {
-		sub, err := b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler))
-		if err != nil {
+		if err := s.subscribe(ctx, b, c); err != nil {
 			s.stopConsumers(ctx)
 			s.ln.Close()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
-		s.subs = append(s.subs, sub)
 	}
 	if s.Relay != nil {
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -169,6 +175,27 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 	}()
 	s.ready.Store(true)
 	s.Log.Info("started", "url", s.URL(), "consumers", len(s.subs), "relay", s.Relay != nil)
+	return nil
+}
+
+// subscribe attaches c. A consumer this service's database has never been
+// fed by starts from the stream's first event, so a new or emptied database
+// rebuilds itself from history.
+func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
+	known, err := store.ConsumerKnown(ctx, s.DB, c.Name)
+	if err != nil {
+		return err
+	}
+	c.FromStart = !known
+	sub, err := b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler))
+	if err != nil {
+		return err
+	}
+	s.subs = append(s.subs, sub)
+	if !known {
+		s.Log.Info("new database: consuming from the first event", "consumer", c.Name)
+		return store.RecordConsumer(ctx, s.DB, c.Name)
+	}
 	return nil
 }
 

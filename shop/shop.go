@@ -94,10 +94,10 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "orders":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		orders.Register(api, orders.New(db, s.Relay.Notify), s.Log)
-		s.Consumers = append(s.Consumers, consumer(orders.Subjects, service.Apply(db, reg, orders.Apply)))
+		s.Consumers = append(s.Consumers, consumer(orders.Subjects, s.Apply(reg, orders.Apply)))
 	case "query":
 		query.Register(api, query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, consumer(query.Subjects, service.Apply(db, reg, query.Apply)))
+		s.Consumers = append(s.Consumers, consumer(query.Subjects, s.Apply(reg, query.Apply)))
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -143,6 +144,12 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 		return nil, errors.New("subscribe: consumer needs a name and a stream")
 	}
 	c = c.WithDefaults()
+	if c.FromStart {
+		err := b.js.DeleteConsumer(ctx, c.Stream, c.Name)
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("subscribe %s to %s: reset to the first event: %w", c.Name, c.Stream, err)
+		}
+	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
 		Durable:        c.Name,
 		Description:    "herald consumer " + c.Name,
@@ -204,7 +211,11 @@ func (s *subscription) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
 		return
 	}
-	if err := s.deadLetter(ctx, msg, m, herr); err != nil {
+	// The handler may have used up ctx; dead-lettering gets its own deadline,
+	// or a handler that always times out would be retried forever.
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	if err := s.deadLetter(dctx, msg, m, herr); err != nil {
 		s.bus.log.Error("dead-letter failed; will retry", "consumer", s.c.Name, "seq", m.Sequence, "err", err)
 		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
 		return
@@ -217,7 +228,7 @@ func (s *subscription) handle(msg jetstream.Msg) {
 func (s *subscription) deadLetter(ctx context.Context, msg jetstream.Msg, m bus.Message, cause error) error {
 	errText := cause.Error()
 	if len(errText) > 4096 {
-		errText = errText[:4096]
+		errText = strings.ToValidUTF8(errText[:4096], "") // drop a cut rune
 	}
 	h := nats.Header{}
 	h.Set(HeaderConsumer, s.c.Name)

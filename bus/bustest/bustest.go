@@ -1,0 +1,767 @@
+// Package bustest is the conformance suite every bus.Bus implementation must
+// pass, in the manner of Watermill's universal Pub/Sub tests. An
+// implementation's tests call Run with a function that builds a fresh
+// Fixture for each subtest:
+//
+//	func TestBus(t *testing.T) {
+//		bustest.Run(t, func(t *testing.T) bustest.Fixture { ... })
+//	}
+//
+// The suite talks to the bus only through the bus.Bus interface. It waits by
+// polling with a deadline or on channels, never by sleeping; the only fixed
+// durations are the behaviour under test (a handler slower than its AckWait)
+// and short windows that check something does not happen.
+package bustest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldev/herald/bus"
+)
+
+// Fixture is what one subtest runs against.
+type Fixture struct {
+	// Bus is a bus whose stream Stream exists, empty, and is used by no other
+	// subtest.
+	Bus bus.Bus
+	// Stream is the name of the stream to consume, as in bus.Consumer.Stream.
+	Stream string
+	// Subject returns a subject inside Stream for suffix, a dot-free token
+	// such as "a". Different suffixes give different subjects.
+	Subject func(suffix string) string
+	// Restart, if not nil, stops the bus's server and starts it again with the
+	// same storage and address, and returns once it accepts connections. The
+	// Bus must reconnect by itself. Nil skips the tests that need it.
+	Restart func(t *testing.T)
+}
+
+// wait is how long the suite waits for something that should happen. It is
+// generous: the suite runs on slow, shared machines, under -race.
+const wait = 30 * time.Second
+
+// Run runs the conformance suite. newFixture is called once per subtest and
+// should register its own cleanup with t.Cleanup.
+func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f Fixture)
+	}{
+		{"PublishSubscribe", testPublishSubscribe},
+		{"DuplicatePublishIsDropped", testDuplicatePublishIsDropped},
+		{"ResendOnError", testResendOnError},
+		{"NoAckMeansRedelivery", testNoAckMeansRedelivery},
+		{"DeadLetterAfterMaxDeliverAndContinue", testDeadLetterAfterMaxDeliverAndContinue},
+		{"PanicIsRecoveredAndDeadLettered", testPanicIsRecoveredAndDeadLettered},
+		{"HandlerTimingOutEveryAttemptIsDeadLettered", testHandlerTimingOutIsDeadLettered},
+		{"ContinueAfterStop", testContinueAfterStop},
+		{"FromStartReplaysAcknowledgedMessages", testFromStartReplays},
+		{"StopDrainsInFlight", testStopDrainsInFlight},
+		{"NewConsumerReplaysHistory", testNewConsumerReplaysHistory},
+		{"ReconnectAfterServerRestart", testReconnectAfterServerRestart},
+		{"SubjectFilter", testSubjectFilter},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			tt.run(t, f)
+		})
+	}
+}
+
+func testPublishSubscribe(t *testing.T, f Fixture) {
+	const n = 50
+	subject := f.Subject("a")
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("msg-%d", i)
+		publish(t, f, subject, ids[i], payload(ids[i]))
+	}
+	rec := newRecorder()
+	subscribe(t, f, consumer(f, "worker"), rec.handler(nil))
+
+	rec.waitForAll(t, ids...)
+	flush(t, f, rec, subject)
+
+	for _, id := range ids {
+		got := rec.byID(id)
+		if len(got) != 1 {
+			t.Errorf("message %s delivered %d times, want once", id, len(got))
+			continue
+		}
+		m := got[0]
+		if m.Subject != subject || string(m.Data) != string(payload(id)) || m.Attempt != 1 {
+			t.Errorf("message %s delivered as subject %q, data %q, attempt %d; want %q, %q, 1",
+				id, m.Subject, m.Data, m.Attempt, subject, payload(id))
+		}
+	}
+	if seqs := rec.sequences(ids...); !slices.IsSorted(seqs) {
+		t.Errorf("stream sequences out of order: %v", seqs)
+	}
+}
+
+func testDuplicatePublishIsDropped(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	publish(t, f, subject, "dup", []byte("first"))
+	publish(t, f, subject, "dup", []byte("second"))
+	publish(t, f, subject, "other", []byte("other"))
+	rec := newRecorder()
+	subscribe(t, f, consumer(f, "worker"), rec.handler(nil))
+
+	rec.waitForAll(t, "dup", "other")
+	flush(t, f, rec, subject)
+
+	got := rec.byID("dup")
+	if len(got) != 1 {
+		t.Fatalf("message published twice with one id delivered %d times, want once", len(got))
+	}
+	if string(got[0].Data) != "first" {
+		t.Errorf("delivered %q, want the first publish's payload %q", got[0].Data, "first")
+	}
+}
+
+func testResendOnError(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	publish(t, f, subject, "flaky", payload("flaky"))
+	publish(t, f, subject, "fine", payload("fine"))
+	c := consumer(f, "worker")
+	c.Backoff = []time.Duration{10 * time.Millisecond}
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.ID == "flaky" && m.Attempt == 1 {
+			return fmt.Errorf("first attempt fails")
+		}
+		return nil
+	}))
+
+	rec.waitFor(t, func() bool { return len(rec.byID("flaky")) >= 2 && len(rec.byID("fine")) >= 1 })
+	flush(t, f, rec, subject)
+	// The redelivery came after a 10ms backoff; give a wrong third one time
+	// to show up.
+	rec.never(t, 500*time.Millisecond, func() bool { return len(rec.byID("flaky")) > 2 })
+
+	got := rec.byID("flaky")
+	if len(got) != 2 || got[0].Attempt != 1 || got[1].Attempt != 2 {
+		t.Fatalf("failing message delivered as attempts %v, want [1 2]", attempts(got))
+	}
+	if got[1].Subject != subject || string(got[1].Data) != string(payload("flaky")) {
+		t.Errorf("redelivery has subject %q, data %q; want %q, %q", got[1].Subject, got[1].Data, subject, payload("flaky"))
+	}
+	if n := len(rec.byID("fine")); n != 1 {
+		t.Errorf("healthy message delivered %d times, want once", n)
+	}
+	if dl := deadLetters(t, f, c.Name); len(dl) != 0 {
+		t.Errorf("dead letters = %v, want none", dl)
+	}
+}
+
+func testNoAckMeansRedelivery(t *testing.T, f Fixture) {
+	const ackWait = time.Second
+	subject := f.Subject("a")
+	publish(t, f, subject, "slow", payload("slow"))
+	c := consumer(f, "worker")
+	c.AckWait = ackWait
+	c.Backoff = []time.Duration{10 * time.Millisecond}
+	release := make(chan struct{})
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.Attempt == 1 {
+			// Run past AckWait without acknowledging: the bus must give up
+			// on this delivery and deliver the message again. The handler
+			// then succeeds, which is when a serial bus hands over the
+			// redelivery.
+			select {
+			case <-time.After(2 * ackWait):
+			case <-release:
+			}
+		}
+		return nil
+	}))
+	t.Cleanup(func() { close(release) }) // runs before the subscription stops
+
+	rec.waitFor(t, func() bool {
+		for _, m := range rec.byID("slow") {
+			if m.Attempt == 2 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range rec.byID("slow") {
+		if m.Subject != subject || string(m.Data) != string(payload("slow")) {
+			t.Errorf("attempt %d has subject %q, data %q; want %q, %q", m.Attempt, m.Subject, m.Data, subject, payload("slow"))
+		}
+	}
+}
+
+func testDeadLetterAfterMaxDeliverAndContinue(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	publish(t, f, subject, "poison", payload("poison"))
+	later := []string{"ok-1", "ok-2", "ok-3", "ok-4", "ok-5"}
+	for _, id := range later {
+		publish(t, f, subject, id, payload(id))
+	}
+	c := consumer(f, "worker")
+	c.MaxDeliver = 3
+	c.Backoff = []time.Duration{10 * time.Millisecond}
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.ID == "poison" {
+			return fmt.Errorf("cannot digest %s on attempt %d", m.ID, m.Attempt)
+		}
+		return nil
+	}))
+
+	rec.waitForAll(t, later...)
+	dl := waitDeadLetters(t, f, c.Name, 1)
+	d := dl[0]
+	if d.ID != "poison" || d.Subject != subject || string(d.Data) != string(payload("poison")) {
+		t.Errorf("dead letter is id %q, subject %q, data %q; want %q, %q, %q", d.ID, d.Subject, d.Data, "poison", subject, payload("poison"))
+	}
+	if d.Consumer != c.Name || d.Stream != f.Stream || d.Sequence == 0 {
+		t.Errorf("dead letter names consumer %q, stream %q, sequence %d; want %q, %q, > 0", d.Consumer, d.Stream, d.Sequence, c.Name, f.Stream)
+	}
+	if want := "cannot digest poison on attempt 3"; !strings.Contains(d.Error, want) {
+		t.Errorf("dead letter error = %q, want it to contain %q", d.Error, want)
+	}
+	if d.Attempts != 3 {
+		t.Errorf("dead letter attempts = %d, want 3", d.Attempts)
+	}
+	if d.FailedAt.IsZero() {
+		t.Error("dead letter has no FailedAt")
+	}
+
+	flush(t, f, rec, subject)
+	if got := attempts(rec.byID("poison")); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("poison message tried as attempts %v, want [1 2 3]", got)
+	}
+	for _, id := range later {
+		if n := len(rec.byID(id)); n != 1 {
+			t.Errorf("message %s after the poison one delivered %d times, want once", id, n)
+		}
+	}
+	if dl := deadLetters(t, f, c.Name); len(dl) != 1 {
+		t.Errorf("%d dead letters, want 1", len(dl))
+	}
+}
+
+func testPanicIsRecoveredAndDeadLettered(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	ids := []string{"ok-1", "boom", "ok-2", "ok-3"}
+	for _, id := range ids {
+		publish(t, f, subject, id, payload(id))
+	}
+	c := consumer(f, "worker")
+	c.MaxDeliver = 2
+	c.Backoff = []time.Duration{10 * time.Millisecond}
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.ID == "boom" {
+			panic("handler exploded on " + m.ID)
+		}
+		return nil
+	}))
+
+	rec.waitForAll(t, "ok-1", "ok-2", "ok-3")
+	dl := waitDeadLetters(t, f, c.Name, 1)
+	if dl[0].ID != "boom" || dl[0].Attempts != 2 {
+		t.Errorf("dead letter is %q after %d attempts, want %q after 2", dl[0].ID, dl[0].Attempts, "boom")
+	}
+	if want := "handler exploded on boom"; !strings.Contains(dl[0].Error, want) {
+		t.Errorf("dead letter error = %q, want it to contain the panic value %q", dl[0].Error, want)
+	}
+	// The subscription survived the panics: it still delivers.
+	flush(t, f, rec, subject)
+	if got := attempts(rec.byID("boom")); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("panicking message tried as attempts %v, want [1 2]", got)
+	}
+}
+
+func testHandlerTimingOutIsDeadLettered(t *testing.T, f Fixture) {
+	const ackWait = time.Second
+	subject := f.Subject("a")
+	publish(t, f, subject, "hang", payload("hang"))
+	c := consumer(f, "worker")
+	c.MaxDeliver = 2
+	c.AckWait = ackWait
+	c.Backoff = []time.Duration{10 * time.Millisecond}
+	release := make(chan struct{})
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.ID != "hang" {
+			return nil
+		}
+		// Wait on a dependency that never answers, until the bus's context
+		// gives up (or, for a bus without handler deadlines, past AckWait).
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * ackWait):
+		case <-release:
+		}
+		return fmt.Errorf("dependency timed out")
+	}))
+	t.Cleanup(func() { close(release) })
+
+	dl := waitDeadLetters(t, f, c.Name, 1)
+	if dl[0].ID != "hang" || !strings.Contains(dl[0].Error, "dependency timed out") {
+		t.Errorf("dead letter is %q with error %q, want %q with %q", dl[0].ID, dl[0].Error, "hang", "dependency timed out")
+	}
+	if dl[0].Attempts < c.MaxDeliver {
+		t.Errorf("dead-lettered after %d attempts, want at least %d", dl[0].Attempts, c.MaxDeliver)
+	}
+}
+
+func testContinueAfterStop(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	c := consumer(f, "worker")
+	var first, second []string
+	for i := range 10 {
+		first = append(first, fmt.Sprintf("first-%d", i))
+		second = append(second, fmt.Sprintf("second-%d", i))
+	}
+	for _, id := range first {
+		publish(t, f, subject, id, payload(id))
+	}
+	rec1 := newRecorder()
+	sub1 := subscribe(t, f, c, rec1.handler(nil))
+	rec1.waitForAll(t, first...)
+	sub1.stop(t)
+
+	for _, id := range second {
+		publish(t, f, subject, id, payload(id))
+	}
+	rec2 := newRecorder()
+	subscribe(t, f, c, rec2.handler(nil))
+	rec2.waitForAll(t, second...)
+	flush(t, f, rec2, subject)
+
+	for _, id := range first {
+		if n := len(rec2.byID(id)); n != 0 {
+			t.Errorf("message %s, acknowledged before Stop, delivered %d more times after resubscribing", id, n)
+		}
+	}
+	for _, id := range second {
+		if n := len(rec2.byID(id)); n != 1 {
+			t.Errorf("message %s, published after Stop, delivered %d times, want once", id, n)
+		}
+	}
+}
+
+func testFromStartReplays(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	c := consumer(f, "worker")
+	ids := []string{"m-1", "m-2", "m-3"}
+	for _, id := range ids {
+		publish(t, f, subject, id, payload(id))
+	}
+	rec1 := newRecorder()
+	sub1 := subscribe(t, f, c, rec1.handler(nil))
+	rec1.waitForAll(t, ids...)
+	sub1.stop(t)
+
+	// Same name, but the consumer's store was lost: start over.
+	c.FromStart = true
+	rec2 := newRecorder()
+	subscribe(t, f, c, rec2.handler(nil))
+	rec2.waitForAll(t, ids...)
+	if got := rec2.ids()[:len(ids)]; !slices.Equal(got, ids) {
+		t.Errorf("FromStart consumer received %v, want the whole history in order %v", got, ids)
+	}
+}
+
+func testStopDrainsInFlight(t *testing.T, f Fixture) {
+	// AckWait is short so that a message Stop failed to acknowledge comes
+	// back quickly, but long enough that the handler below finishes in time.
+	const ackWait = 3 * time.Second
+	subject := f.Subject("a")
+	c := consumer(f, "worker")
+	c.AckWait = ackWait
+	publish(t, f, subject, "inflight", payload("inflight"))
+
+	started := make(chan struct{})
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	rec := newRecorder()
+	sub := subscribe(t, f, c, rec.handler(func(ctx context.Context, m bus.Message) error {
+		if m.ID == "inflight" && m.Attempt == 1 {
+			close(started)
+			<-release
+			close(finished)
+		}
+		return nil
+	}))
+	var once sync.Once
+	releaseOnce := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseOnce)
+
+	receive(t, started, "the handler to start")
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		stopped <- sub.Stop(ctx)
+	}()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (err %v) while a handler was still running", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseOnce()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Stop did not return after the in-flight handler finished")
+	}
+	sub.stopped = true
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Stop returned before the in-flight handler finished")
+	}
+
+	// The message was acknowledged: the next subscription under the same
+	// name gets new messages but not this one, even after AckWait.
+	publish(t, f, subject, "next", payload("next"))
+	rec2 := newRecorder()
+	subscribe(t, f, c, rec2.handler(nil))
+	rec2.waitForAll(t, "next")
+	rec2.never(t, ackWait+time.Second, func() bool { return len(rec2.byID("inflight")) > 0 })
+}
+
+func testNewConsumerReplaysHistory(t *testing.T, f Fixture) {
+	const n = 20
+	subject := f.Subject("a")
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("msg-%d", i))
+		publish(t, f, subject, ids[i], payload(ids[i]))
+	}
+	old := newRecorder()
+	subscribe(t, f, consumer(f, "old"), old.handler(nil))
+	old.waitForAll(t, ids...)
+
+	fresh := newRecorder()
+	subscribe(t, f, consumer(f, "fresh"), fresh.handler(nil))
+	fresh.waitForAll(t, ids...)
+	got := fresh.ids()[:n]
+	if !slices.Equal(got, ids) {
+		t.Errorf("new consumer received %v, want the whole history in order %v", got, ids)
+	}
+}
+
+func testReconnectAfterServerRestart(t *testing.T, f Fixture) {
+	if f.Restart == nil {
+		t.Skip("the fixture cannot restart the bus's server (Fixture.Restart is nil)")
+	}
+	subject := f.Subject("a")
+	var before, after []string
+	for i := range 5 {
+		before = append(before, fmt.Sprintf("before-%d", i))
+		after = append(after, fmt.Sprintf("after-%d", i))
+	}
+	for _, id := range before {
+		publish(t, f, subject, id, payload(id))
+	}
+	rec := newRecorder()
+	subscribe(t, f, consumer(f, "worker"), rec.handler(nil))
+	rec.waitForAll(t, before...)
+
+	f.Restart(t)
+
+	for _, id := range after {
+		publishRetrying(t, f, subject, id, payload(id))
+	}
+	// The subscription made before the restart keeps going. Delivery is at
+	// least once, so an ack lost in the restart may repeat a message.
+	rec.waitForAll(t, after...)
+
+	// The stream kept what was published before the restart.
+	replay := newRecorder()
+	subscribe(t, f, consumer(f, "replay"), replay.handler(nil))
+	all := append(slices.Clone(before), after...)
+	replay.waitForAll(t, all...)
+	if got := replay.ids()[:len(all)]; !slices.Equal(got, all) {
+		t.Errorf("after the restart the stream holds %v, want %v", got, all)
+	}
+}
+
+func testSubjectFilter(t *testing.T, f Fixture) {
+	a, b := f.Subject("a"), f.Subject("b")
+	var wantA []string
+	for i := range 10 {
+		id := fmt.Sprintf("a-%d", i)
+		wantA = append(wantA, id)
+		publish(t, f, a, id, payload(id))
+		publish(t, f, b, fmt.Sprintf("b-%d", i), payload("b"))
+	}
+	c := consumer(f, "only-a")
+	c.Subjects = []string{a}
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(nil))
+
+	rec.waitForAll(t, wantA...)
+	publish(t, f, b, "b-last", payload("b"))
+	flush(t, f, rec, a)
+
+	for _, m := range rec.all() {
+		if m.Subject != a {
+			t.Errorf("consumer filtered on %s received %s on %s", a, m.ID, m.Subject)
+		}
+	}
+	if got := rec.ids()[:len(wantA)]; !slices.Equal(got, wantA) {
+		t.Errorf("received %v, want %v", got, wantA)
+	}
+
+	all := newRecorder()
+	subscribe(t, f, consumer(f, "all"), all.handler(nil))
+	all.waitForAll(t, "a-9", "b-9", "b-last")
+}
+
+// consumer returns a consumer of f's stream named after suffix and the stream,
+// so names are unique across subtests even on a shared server.
+func consumer(f Fixture, suffix string) bus.Consumer {
+	return bus.Consumer{Name: f.Stream + "_" + suffix, Stream: f.Stream}
+}
+
+func payload(id string) []byte { return []byte(`{"id":"` + id + `"}`) }
+
+func publish(t *testing.T, f Fixture, subject, id string, data []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := f.Bus.Publish(ctx, subject, id, data); err != nil {
+		t.Fatalf("publish %s to %s: %v", id, subject, err)
+	}
+}
+
+// publishRetrying publishes until the bus acknowledges, as a relay does while
+// the bus recovers; the id makes retries safe.
+func publishRetrying(t *testing.T, f Fixture, subject, id string, data []byte) {
+	t.Helper()
+	var last error
+	eventually(t, wait, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		last = f.Bus.Publish(ctx, subject, id, data)
+		return last == nil
+	}, func() string { return fmt.Sprintf("publish %s to %s: %v", id, subject, last) })
+}
+
+// flush publishes a marker on subject and waits until rec received it. A
+// consumer delivers first deliveries in stream order, so everything
+// published before the marker that this consumer would ever get first-hand
+// has been delivered by then.
+func flush(t *testing.T, f Fixture, rec *recorder, subject string) {
+	t.Helper()
+	rec.mu.Lock()
+	rec.flushes++
+	id := fmt.Sprintf("flush-%d", rec.flushes)
+	rec.mu.Unlock()
+	publish(t, f, subject, id, payload(id))
+	rec.waitForAll(t, id)
+}
+
+func deadLetters(t *testing.T, f Fixture, consumer string) []bus.DeadLetter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	dl, err := f.Bus.DeadLetters(ctx, consumer)
+	if err != nil {
+		t.Fatalf("dead letters of %s: %v", consumer, err)
+	}
+	return dl
+}
+
+func waitDeadLetters(t *testing.T, f Fixture, consumer string, n int) []bus.DeadLetter {
+	t.Helper()
+	var dl []bus.DeadLetter
+	eventually(t, wait, func() bool {
+		dl = deadLetters(t, f, consumer)
+		return len(dl) >= n
+	}, func() string { return fmt.Sprintf("%s has %d dead letters, want %d", consumer, len(dl), n) })
+	return dl
+}
+
+// subscription stops itself when the test ends, unless the test stopped it.
+type subscription struct {
+	bus.Subscription
+	name    string
+	stopped bool
+}
+
+func subscribe(t *testing.T, f Fixture, c bus.Consumer, h bus.Handler) *subscription {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	s, err := f.Bus.Subscribe(ctx, c, h)
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", c.Name, err)
+	}
+	sub := &subscription{Subscription: s, name: c.Name}
+	t.Cleanup(func() {
+		if !sub.stopped {
+			sub.stop(t)
+		}
+	})
+	return sub
+}
+
+func (s *subscription) stop(t *testing.T) {
+	t.Helper()
+	s.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Errorf("stop %s: %v", s.name, err)
+	}
+}
+
+// recorder keeps every delivery a handler saw, in order. It is safe for
+// concurrent use.
+type recorder struct {
+	mu      sync.Mutex
+	msgs    []bus.Message
+	flushes int
+}
+
+func newRecorder() *recorder { return &recorder{} }
+
+// handler records each delivery, then runs next (if not nil) and returns its
+// verdict. Panics in next propagate, after the delivery is recorded.
+func (r *recorder) handler(next bus.Handler) bus.Handler {
+	return func(ctx context.Context, m bus.Message) error {
+		r.mu.Lock()
+		r.msgs = append(r.msgs, m)
+		r.mu.Unlock()
+		if next == nil {
+			return nil
+		}
+		return next(ctx, m)
+	}
+}
+
+func (r *recorder) all() []bus.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+func (r *recorder) byID(id string) []bus.Message {
+	var out []bus.Message
+	for _, m := range r.all() {
+		if m.ID == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ids returns the ids of the first deliveries, in delivery order.
+func (r *recorder) ids() []string {
+	var out []string
+	for _, m := range r.all() {
+		if m.Attempt == 1 {
+			out = append(out, m.ID)
+		}
+	}
+	return out
+}
+
+func (r *recorder) sequences(ids ...string) []uint64 {
+	var out []uint64
+	for _, m := range r.all() {
+		if slices.Contains(ids, m.ID) {
+			out = append(out, m.Sequence)
+		}
+	}
+	return out
+}
+
+func (r *recorder) waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	eventually(t, wait, cond, func() string { return "condition not met; deliveries so far: " + r.String() })
+}
+
+// waitForAll waits until each of ids was delivered at least once.
+func (r *recorder) waitForAll(t *testing.T, ids ...string) {
+	t.Helper()
+	var missing []string
+	eventually(t, wait, func() bool {
+		missing = missing[:0]
+		for _, id := range ids {
+			if len(r.byID(id)) == 0 {
+				missing = append(missing, id)
+			}
+		}
+		return len(missing) == 0
+	}, func() string { return fmt.Sprintf("never delivered: %v; deliveries so far: %v", missing, r) })
+}
+
+// never fails the test if cond becomes true within d. It is for checking
+// that something does not happen, so it always takes d.
+func (r *recorder) never(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			t.Fatalf("unexpected delivery; deliveries: %v", r)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		<-tick.C
+	}
+}
+
+func (r *recorder) String() string {
+	var b strings.Builder
+	for i, m := range r.all() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s#%d", m.ID, m.Attempt)
+	}
+	return "[" + b.String() + "]"
+}
+
+func attempts(ms []bus.Message) []int {
+	out := make([]int, len(ms))
+	for i, m := range ms {
+		out[i] = m.Attempt
+	}
+	return out
+}
+
+// eventually polls cond until it returns true, and fails the test with
+// describe's account of the last state if it has not within timeout.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, describe func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, describe())
+		}
+		<-tick.C
+	}
+}
+
+func receive(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(wait):
+		t.Fatalf("timed out after %v waiting for %s", wait, what)
+	}
+}
