@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/heraldev/herald/bus/jetstream"
+)
+
+// testFlags are the service flags with every port random.
+func testFlags(dir string) serviceFlags {
+	return serviceFlags{
+		Data:      dir,
+		UsersAddr: "127.0.0.1:0", ProductsAddr: "127.0.0.1:0", OrdersAddr: "127.0.0.1:0", QueryAddr: "127.0.0.1:0",
+		MaxDeliver: 3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
+	}
+}
+
+func up(t *testing.T, dir string) *Main {
+	t.Helper()
+	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir)}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func closeMain(t *testing.T, m *Main) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func post(t *testing.T, url string, body any) int64 {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	var out struct{ ID int64 }
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Post(url, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated {
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
+			return out.ID
+		}
+		// 422 while orders has not yet heard of the user or product.
+		if resp.StatusCode != http.StatusUnprocessableEntity || time.Now().After(deadline) {
+			t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+func waitBody(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got = strings.TrimSpace(string(b)); got == want {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("GET %s = %s, want %s", url, got, want)
+}
+
+func TestUpRunsTheShopAndRestartsWhereItStopped(t *testing.T) {
+	dir := t.TempDir()
+	m := up(t, dir)
+	url := func(name string) string { return m.Service(name).URL() }
+	user := post(t, url("users")+"/users", map[string]string{"name": "One", "email": "one@example.com"})
+	pants := post(t, url("products")+"/products", map[string]string{"title": "pants", "image": "pants.jpeg"})
+	post(t, url("orders")+"/orders", map[string]int64{"userId": user, "productId": pants})
+	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	for _, name := range []string{"users", "products", "orders", "query"} {
+		waitBody(t, url(name)+"/readyz", `{"status":"ready"}`)
+	}
+	closeMain(t, m)
+
+	m = up(t, dir) // the same data dir: everything is still there
+	defer closeMain(t, m)
+	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	shoes := post(t, url("products")+"/products", map[string]string{"title": "shoes", "image": "shoes.jpeg"})
+	if shoes != 2 {
+		t.Fatalf("product id after restart = %d, want 2", shoes)
+	}
+	post(t, url("orders")+"/orders", map[string]int64{"userId": user, "productId": shoes})
+	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user),
+		`[{"id":2,"title":"shoes","image":"shoes.jpeg"},{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+}
+
+func TestPortInUseNamesTheFlagToChange(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f := testFlags(t.TempDir())
+	f.OrdersAddr = l.Addr().String()
+	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	err = m.Up(context.Background(), upCmd{serviceFlags: f})
+	if err == nil {
+		m.Close(context.Background())
+		t.Fatal("up started with the orders port taken")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "--orders-addr") || !strings.Contains(msg, "HERALD_ORDERS_ADDR") || strings.Contains(msg, "\n") {
+		t.Fatalf("error %q should be one line naming --orders-addr and HERALD_ORDERS_ADDR", msg)
+	}
+}
+
+func TestServeRunsNamedServicesAgainstAnExternalBus(t *testing.T) {
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{Dir: filepath.Join(t.TempDir(), "nats"), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	dir := t.TempDir()
+	serve := func(names ...string) *Main {
+		m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+		if err := m.Serve(context.Background(), serveCmd{serviceFlags: testFlags(dir), Services: names, NATS: srv.ClientURL(), Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	writers := serve("users", "products", "orders")
+	defer closeMain(t, writers)
+	reader := serve("query") // a second process's worth of services on the same bus
+	defer closeMain(t, reader)
+	if reader.Service("users") != nil || reader.Service("query") == nil {
+		t.Fatal("serve query ran other services than query")
+	}
+	user := post(t, writers.Service("users").URL()+"/users", map[string]string{"name": "Two", "email": "two@example.com"})
+	hat := post(t, writers.Service("products").URL()+"/products", map[string]string{"title": "hat", "image": "hat.png"})
+	post(t, writers.Service("orders").URL()+"/orders", map[string]int64{"userId": user, "productId": hat})
+	waitBody(t, fmt.Sprintf("%s/users/%d/products", reader.Service("query").URL(), user), `[{"id":1,"title":"hat","image":"hat.png"}]`)
+}
+
+func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {
+	t.Setenv("HERALD_QUERY_ADDR", "127.0.0.1:9999")
+	t.Setenv("HERALD_DATA", "/tmp/elsewhere")
+	var c cli
+	p, err := kong.New(&c, kong.Name("herald"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse([]string{"up"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Up.QueryAddr != "127.0.0.1:9999" || c.Up.Data != "/tmp/elsewhere" {
+		t.Fatalf("env not applied: %+v", c.Up.serviceFlags)
+	}
+	for _, cmd := range p.Model.Children {
+		for _, f := range cmd.Flags {
+			if f.Name == "help" {
+				continue
+			}
+			if len(f.Envs) == 0 || !strings.HasPrefix(f.Envs[0], "HERALD_") {
+				t.Errorf("%s --%s has no HERALD_* environment variable", cmd.Name, f.Name)
+			}
+		}
+	}
+}
