@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/httpapi"
 )
 
@@ -31,9 +32,6 @@ type updateInput struct {
 }
 
 func (in *updateInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	if in.Body.Title == nil && in.Body.Image == nil {
-		return []error{&huma.ErrorDetail{Location: prefix.With("body"), Message: "give title, image or both"}}
-	}
 	return httpapi.NotBlank(prefix, map[string]*string{"body.title": in.Body.Title, "body.image": in.Body.Image})
 }
 
@@ -68,6 +66,11 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 		Summary:     "Change a product's title or image",
 		Description: "Fields left out keep their value. A change bumps the version and emits shop.product.updated.v1 with the whole product.",
 	}, func(ctx context.Context, in *updateInput) (*productOutput, error) {
+		// Checked here, not in Resolve, so a body that failed to parse does
+		// not also get this error.
+		if in.Body.Title == nil && in.Body.Image == nil {
+			return nil, httpapi.Error(ctx, log, herald.FieldError("body", "give title, image or both"))
+		}
 		p, err := s.Update(ctx, in.ID, in.Body.Title, in.Body.Image)
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)

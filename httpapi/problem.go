@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Huma's documented hook for shaping its errors is the package variable
+// huma.NewError; it is set once here, before any API exists, and never again.
+func init() {
+	base := huma.NewError
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		se := base(status, msg, errs...)
+		if m, ok := se.(*huma.ErrorModel); ok {
+			improve(m)
+		}
+		return se
+	}
+}
+
+var (
+	requiredRe  = regexp.MustCompile(`^expected required property (\S+) to be present$`)
+	unmarshalRe = regexp.MustCompile(`^json: cannot unmarshal (.+?) into Go struct field \S*?\.?(\w+) of type (\w+)$`)
+)
+
+// improve makes Huma's problem details name the field at fault in every
+// error's location, replaces Go-internal wording, and puts the errors in the
+// detail line so that a person reading only the detail knows what to fix.
+func improve(m *huma.ErrorModel) {
+	var lines []string
+	for _, d := range m.Errors {
+		if d == nil {
+			continue
+		}
+		if s := requiredRe.FindStringSubmatch(d.Message); s != nil {
+			d.Location = join(d.Location, s[1])
+			d.Message = "is required"
+		} else if s := unmarshalRe.FindStringSubmatch(d.Message); s != nil {
+			d.Location = join(d.Location, s[2])
+			d.Message = fmt.Sprintf("%s is not a valid %s", s[1], s[3])
+			if strings.HasPrefix(s[3], "int") {
+				d.Message = "must be an integer that fits in 64 bits"
+			}
+		}
+		if len(lines) < 3 {
+			if d.Location != "" {
+				lines = append(lines, d.Location+": "+d.Message)
+			} else {
+				lines = append(lines, d.Message)
+			}
+		}
+	}
+	if m.Detail != "validation failed" || len(lines) == 0 {
+		return
+	}
+	switch m.Status {
+	case http.StatusUnsupportedMediaType:
+		m.Detail = "the body must be JSON sent with Content-Type: application/json"
+	case http.StatusBadRequest:
+		m.Detail = "the body is not valid JSON: " + strings.Join(lines, "; ")
+	default:
+		m.Detail = "validation failed: " + strings.Join(lines, "; ")
+	}
+}
+
+func join(location, field string) string {
+	if location == "" {
+		return field
+	}
+	return location + "." + field
+}

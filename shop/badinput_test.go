@@ -1,0 +1,327 @@
+package shop_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldev/herald/outbox"
+)
+
+// badRow is one request that every service must refuse: with the exact
+// status, as RFC 9457 problem details, naming the offending field when there
+// is one, and without writing or publishing anything.
+type badRow struct {
+	badEndpoint
+	name        string
+	body        any    // nil, a string or []byte sent as is
+	contentType string // default application/json when body is set
+	status      int
+	loc         string // an errors[].location the problem must name; "" = none required
+	msg         string // text that error's message must contain, if set
+}
+
+// badEndpoint is one route of one service, named by its Huma operation id.
+type badEndpoint struct {
+	op     string // operation id, e.g. create-user
+	svc    string // users, products, orders or query
+	method string
+	path   string // the request path, with a concrete id
+}
+
+// problemBody is an RFC 9457 problem-details body as Huma writes it.
+type problemBody struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Message  string `json:"message"`
+		Location string `json:"location"`
+		Value    any    `json:"value"`
+	} `json:"errors"`
+}
+
+// doRaw is do with a chosen Content-Type that also returns the response
+// headers. body is sent as is (nil, a string or []byte).
+func doRaw(t *testing.T, method, url, contentType string, body any) (int, http.Header, []byte) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = strings.NewReader(string(b))
+	default:
+		t.Fatalf("send: body must be nil, a string or []byte, not %T", body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, raw
+}
+
+// eventCounts is how many events the write services have: in the stream, and
+// still waiting in their outboxes.
+func eventCounts(t *testing.T, e *env, s map[string]*svc) (stream int, pending map[string]int) {
+	t.Helper()
+	pending = map[string]int{}
+	for _, name := range []string{"users", "products", "orders"} {
+		n, err := outbox.Pending(context.Background(), s[name].DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending[name] = n
+	}
+	return len(e.events()), pending
+}
+
+// settledEvents waits until every outbox is empty and returns the stream's event
+// count, which then includes everything the services ever committed (a
+// relay deletes an outbox row only after the bus acknowledged it).
+func settledEvents(t *testing.T, e *env, s map[string]*svc) int {
+	t.Helper()
+	var n int
+	eventually(t, 15*time.Second, func() error {
+		stream, pending := eventCounts(t, e, s)
+		for name, p := range pending {
+			if p != 0 {
+				return fmt.Errorf("%s outbox has %d pending events", name, p)
+			}
+		}
+		n = stream
+		return nil
+	})
+	return n
+}
+
+func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
+	e := newEnv(t)
+	s := e.startAll()
+
+	// Valid setup: a user, a product and an order, so that orders knows both
+	// and each "unknown" row below has exactly one unknown id.
+	user := createUser(t, s["users"], "Ada")
+	prod := createProduct(t, s["products"], "lamp", "lamp.png")
+	order := placeOrder(t, s["orders"], user, prod)
+	const before = 3 // user created, product created, order created
+	eventually(t, 15*time.Second, func() error {
+		if n := settledEvents(t, e, s); n != before {
+			return fmt.Errorf("stream has %d events, want %d", n, before)
+		}
+		return nil
+	})
+
+	const unknown = 987654321
+	long := func(n int) string { return strings.Repeat("x", n) }
+	js := func(v any) string {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	huge := `{"title":"` + long(1<<20) + `","image":"a.png"}` // over 1 MiB
+
+	var rows []badRow
+	// add adds rows for ep.
+	add := func(ep badEndpoint, rs ...badRow) {
+		for _, r := range rs {
+			r.badEndpoint = ep
+			rows = append(rows, r)
+		}
+	}
+	// jsonRows are the rows every endpoint with a JSON body must refuse
+	// alike; valid is a valid body for it and field one of its fields.
+	jsonRows := func(ep badEndpoint, valid, field string) {
+		add(ep,
+			badRow{name: "malformed JSON", body: `{"` + field + `":`, status: 400, loc: "body"},
+			badRow{name: "trailing JSON", body: valid + ` {}`, status: 400, loc: "body"},
+			badRow{name: "array body", body: `[` + valid + `]`, status: 422, loc: "body"},
+			badRow{name: "string body", body: `"` + field + `"`, status: 422, loc: "body"},
+			badRow{name: "null body", body: `null`, status: 422, loc: "body"},
+			badRow{name: "empty body", body: "", status: 400},
+			badRow{name: "unknown field", body: strings.TrimSuffix(valid, "}") + `,"x":1}`, status: 422, loc: "body.x"},
+			badRow{name: "body over 1 MiB", body: huge, status: 413},
+			badRow{name: "text-plain body", body: valid, contentType: "text/plain", status: 415},
+		)
+	}
+	// idRows are the rows every endpoint with an {id} must refuse alike;
+	// pattern is its path with %s for the id, body a valid body if it takes one.
+	idRows := func(ep badEndpoint, pattern string, body any, notFound string) {
+		for _, id := range []struct{ name, id string }{
+			{"zero id", "0"},
+			{"negative id", "-1"},
+			{"word id", "abc"},
+			{"exponent id", "1e3"},
+			{"fraction id", "1.5"},
+			{"30-digit id", "123456789012345678901234567890"},
+		} {
+			ep.path = fmt.Sprintf(pattern, id.id)
+			add(ep, badRow{name: id.name, body: body, status: 422, loc: "path.id"})
+		}
+		ep.path = fmt.Sprintf(pattern, strconv.Itoa(unknown))
+		add(ep, badRow{name: notFound, body: body, status: 404})
+	}
+
+	// users
+	createUserEP := badEndpoint{"create-user", "users", "POST", "/users"}
+	jsonRows(createUserEP, `{"name":"Bea","email":"bea@example.com"}`, "name")
+	add(createUserEP,
+		badRow{name: "missing name", body: `{"email":"bea@example.com"}`, status: 422, loc: "body.name", msg: "is required"},
+		badRow{name: "missing email", body: `{"name":"Bea"}`, status: 422, loc: "body.email", msg: "is required"},
+		badRow{name: "empty object", body: `{}`, status: 422, loc: "body.name", msg: "is required"},
+		badRow{name: "empty name", body: `{"name":"","email":"bea@example.com"}`, status: 422, loc: "body.name"},
+		badRow{name: "blank name", body: `{"name":"   ","email":"bea@example.com"}`, status: 422, loc: "body.name"},
+		badRow{name: "name over 200", body: js(map[string]string{"name": long(201), "email": "bea@example.com"}), status: 422, loc: "body.name"},
+		badRow{name: "name is a number", body: `{"name":1,"email":"bea@example.com"}`, status: 422, loc: "body.name"},
+		badRow{name: "empty email", body: `{"name":"Bea","email":""}`, status: 422, loc: "body.email"},
+		badRow{name: "blank email", body: `{"name":"Bea","email":"   "}`, status: 422, loc: "body.email"},
+		badRow{name: "invalid email", body: `{"name":"Bea","email":"not-an-email"}`, status: 422, loc: "body.email"},
+		badRow{name: "email over 320", body: js(map[string]string{"name": "Bea", "email": long(310) + "@example.com"}), status: 422, loc: "body.email"},
+		badRow{name: "email taken", body: `{"name":"Ada","email":"ADA@example.com"}`, status: 409, loc: "body.email"},
+	)
+	idRows(badEndpoint{"get-user", "users", "GET", ""}, "/users/%s", nil, "unknown user")
+
+	// products
+	createProductEP := badEndpoint{"create-product", "products", "POST", "/products"}
+	jsonRows(createProductEP, `{"title":"a","image":"b"}`, "title")
+	add(createProductEP,
+		badRow{name: "missing title", body: `{"image":"b.png"}`, status: 422, loc: "body.title", msg: "is required"},
+		badRow{name: "missing image", body: `{"title":"a"}`, status: 422, loc: "body.image", msg: "is required"},
+		badRow{name: "empty object", body: `{}`, status: 422, loc: "body.title", msg: "is required"},
+		badRow{name: "empty title", body: `{"title":"","image":"b.png"}`, status: 422, loc: "body.title"},
+		badRow{name: "empty image", body: `{"title":"a","image":""}`, status: 422, loc: "body.image"},
+		badRow{name: "blank title", body: `{"title":"   ","image":"b.png"}`, status: 422, loc: "body.title"},
+		badRow{name: "blank image", body: `{"title":"a","image":"   "}`, status: 422, loc: "body.image"},
+		badRow{name: "title over 1000", body: js(map[string]string{"title": long(1001), "image": "b.png"}), status: 422, loc: "body.title"},
+		badRow{name: "image over 2048", body: js(map[string]string{"title": "a", "image": long(2049)}), status: 422, loc: "body.image"},
+		badRow{name: "title is null", body: `{"title":null,"image":"b.png"}`, status: 422, loc: "body.title"},
+	)
+	updateProductEP := badEndpoint{"update-product", "products", "PUT", fmt.Sprintf("/products/%d", prod)}
+	jsonRows(updateProductEP, `{"title":"a"}`, "title")
+	add(updateProductEP,
+		badRow{name: "neither title nor image", body: `{}`, status: 422, loc: "body", msg: "title"},
+		badRow{name: "empty title", body: `{"title":""}`, status: 422, loc: "body.title"},
+		badRow{name: "blank title", body: `{"title":"   "}`, status: 422, loc: "body.title"},
+		badRow{name: "blank image", body: `{"image":"   "}`, status: 422, loc: "body.image"},
+		badRow{name: "title over 1000", body: js(map[string]string{"title": long(1001)}), status: 422, loc: "body.title"},
+		badRow{name: "image over 2048", body: js(map[string]string{"image": long(2049)}), status: 422, loc: "body.image"},
+		badRow{name: "title is a number", body: `{"title":1}`, status: 422, loc: "body.title"},
+	)
+	idRows(updateProductEP, "/products/%s", `{"title":"a"}`, "unknown product")
+	idRows(badEndpoint{"get-product", "products", "GET", ""}, "/products/%s", nil, "unknown product")
+
+	// orders
+	createOrderEP := badEndpoint{"create-order", "orders", "POST", "/orders"}
+	jsonRows(createOrderEP, fmt.Sprintf(`{"userId":%d,"productId":%d}`, user, prod), "userId")
+	add(createOrderEP,
+		badRow{name: "missing userId", body: fmt.Sprintf(`{"productId":%d}`, prod), status: 422, loc: "body.userId", msg: "is required"},
+		badRow{name: "missing productId", body: fmt.Sprintf(`{"userId":%d}`, user), status: 422, loc: "body.productId", msg: "is required"},
+		badRow{name: "empty object", body: `{}`, status: 422, loc: "body.userId", msg: "is required"},
+		badRow{name: "userId is a string", body: fmt.Sprintf(`{"userId":"%d","productId":%d}`, user, prod), status: 422, loc: "body.userId"},
+		badRow{name: "userId is a fraction", body: fmt.Sprintf(`{"userId":1.5,"productId":%d}`, prod), status: 422, loc: "body.userId"},
+		badRow{name: "userId is null", body: fmt.Sprintf(`{"userId":null,"productId":%d}`, prod), status: 422, loc: "body.userId"},
+		badRow{name: "userId over int64", body: fmt.Sprintf(`{"userId":1e30,"productId":%d}`, prod), status: 422, loc: "body.userId", msg: "fits in 64 bits"},
+		badRow{name: "productId is a string", body: fmt.Sprintf(`{"userId":%d,"productId":"%d"}`, user, prod), status: 422, loc: "body.productId"},
+		badRow{name: "zero userId", body: fmt.Sprintf(`{"userId":0,"productId":%d}`, prod), status: 422, loc: "body.userId"},
+		badRow{name: "negative userId", body: fmt.Sprintf(`{"userId":-1,"productId":%d}`, prod), status: 422, loc: "body.userId"},
+		badRow{name: "zero productId", body: fmt.Sprintf(`{"userId":%d,"productId":0}`, user), status: 422, loc: "body.productId"},
+		badRow{name: "negative productId", body: fmt.Sprintf(`{"userId":%d,"productId":-1}`, user), status: 422, loc: "body.productId"},
+		badRow{name: "unknown user", body: fmt.Sprintf(`{"userId":%d,"productId":%d}`, unknown, prod), status: 422, loc: "body.userId"},
+		badRow{name: "unknown product", body: fmt.Sprintf(`{"userId":%d,"productId":%d}`, user, unknown), status: 422, loc: "body.productId"},
+	)
+	idRows(badEndpoint{"get-order", "orders", "GET", ""}, "/orders/%s", nil, "unknown order")
+	idRows(badEndpoint{"cancel-order", "orders", "DELETE", ""}, "/orders/%s", nil, "unknown order")
+
+	// query
+	idRows(badEndpoint{"user-products", "query", "GET", ""}, "/users/%s/products", nil, "user never heard of")
+
+	// A path no service routes still answers a problem.
+	add(badEndpoint{"no-route", "orders", "GET", "/nope"}, badRow{name: "unknown path", status: 404})
+
+	for _, r := range rows {
+		t.Run(r.op+"/"+r.name, func(t *testing.T) {
+			ct := r.contentType
+			if ct == "" && r.body != nil {
+				ct = "application/json"
+			}
+			code, h, raw := doRaw(t, r.method, s[r.svc].URL()+r.path, ct, r.body)
+			show := fmt.Sprintf("%s %s: %.400s", r.method, r.path, raw)
+			if code != r.status {
+				t.Errorf("status %d, want %d; %s", code, r.status, show)
+			}
+			if got := h.Get("Content-Type"); !strings.HasPrefix(got, "application/problem+json") {
+				t.Errorf("Content-Type %q, want application/problem+json; %s", got, show)
+			}
+			var p problemBody
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatalf("not a problem: %v; %s", err, show)
+			}
+			if p.Status != code {
+				t.Errorf("problem status %d, HTTP status %d; %s", p.Status, code, show)
+			}
+			if p.Detail == "" {
+				t.Errorf("problem has no detail; %s", show)
+			}
+			if r.loc == "" {
+				return
+			}
+			for _, d := range p.Errors {
+				if d.Location == r.loc && strings.Contains(d.Message, r.msg) {
+					return
+				}
+			}
+			t.Errorf("no error at %q mentioning %q; %s", r.loc, r.msg, show)
+		})
+	}
+
+	// Nothing above may have committed or published anything: the stream
+	// holds only the setup's events once every outbox is empty, and there
+	// is no second user, product or order.
+	if after := settledEvents(t, e, s); after != before {
+		t.Errorf("bad input published %d events", after-before)
+		for _, m := range e.events()[before:] {
+			t.Logf("published %s: %s", m.Subject, m.Data)
+		}
+	}
+	for _, p := range []struct{ svc, path string }{
+		{"users", fmt.Sprintf("/users/%d", user+1)},
+		{"products", fmt.Sprintf("/products/%d", prod+1)},
+		{"orders", fmt.Sprintf("/orders/%d", order+1)},
+	} {
+		mustDo(t, http.StatusNotFound, "GET", s[p.svc].URL()+p.path, nil, nil)
+	}
+	// The setup's product and order are as they were.
+	var pr product
+	mustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/products/%d", s["products"].URL(), prod), nil, &pr)
+	if want := (product{ID: prod, Title: "lamp", Image: "lamp.png"}); pr != want {
+		t.Errorf("product is %+v after bad input, want %+v", pr, want)
+	}
+	var o struct {
+		Status string `json:"status"`
+	}
+	mustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/orders/%d", s["orders"].URL(), order), nil, &o)
+	if o.Status != "placed" {
+		t.Errorf("order status %q after bad input, want placed", o.Status)
+	}
+}
