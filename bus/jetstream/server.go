@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -26,7 +27,8 @@ type ServerConfig struct {
 
 // Server is an embedded NATS server with JetStream enabled.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	lock *os.File
 }
 
 // StartServer starts an embedded server and waits until it accepts
@@ -35,6 +37,22 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("start embedded nats: no storage dir")
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	srv, err := startServer(cfg)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	srv.lock = lock
+	return srv, nil
+}
+
+func startServer(cfg ServerConfig) (*Server, error) {
 	opts := &server.Options{
 		ServerName: "herald",
 		JetStream:  true,
@@ -109,4 +127,7 @@ func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	if s.lock != nil {
+		s.lock.Close()
+	}
 }
