@@ -13,8 +13,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/store"
 )
 
 // Schema creates the outbox table. Include it in the migrations of every
@@ -50,4 +52,26 @@ func Pending(ctx context.Context, db *sql.DB) (int, error) {
 		return 0, fmt.Errorf("count outbox: %w", err)
 	}
 	return n, nil
+}
+
+// Emit records in the outbox, inside tx, a new event of type typ about the
+// entity with the given id and version after the change, from source, with
+// data as its payload.
+func Emit(ctx context.Context, tx *sql.Tx, source, typ string, id, version int64, data any) error {
+	e, err := event.New(source, typ, strconv.FormatInt(id, 10), version, data)
+	if err != nil {
+		return err
+	}
+	return Add(ctx, tx, e)
+}
+
+// InTx runs fn in a transaction (store.InTx) and, once it has committed,
+// calls wake (the relay's Notify) so the events fn emitted are published at
+// once. wake is not called if fn or the commit fails.
+func InTx(ctx context.Context, db *sql.DB, wake func(), fn func(*sql.Tx) error) error {
+	if err := store.InTx(ctx, db, fn); err != nil {
+		return err
+	}
+	wake()
+	return nil
 }

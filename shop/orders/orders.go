@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/heraldev/herald"
@@ -67,7 +66,7 @@ func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published
 // from their events; an unknown one is an EInvalid error naming it.
 func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, error) {
 	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
 		var user, product bool
 		if err := tx.QueryRowContext(ctx,
 			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = ?), EXISTS (SELECT 1 FROM known_products WHERE id = ?)`,
@@ -85,7 +84,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
-		return s.emit(ctx, tx, event.OrderCreated, o)
+		return emit(ctx, tx, event.OrderCreated, o)
 	})
 	return o, err
 }
@@ -94,7 +93,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 // cancelled order changes nothing and emits nothing.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	var o Order
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
 		var err error
 		if o, err = get(ctx, tx, id); err != nil {
 			return err
@@ -106,7 +105,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, version = ? WHERE id = ?`, o.Status, o.Version, o.ID); err != nil {
 			return fmt.Errorf("cancel order %d: %w", id, err)
 		}
-		return s.emit(ctx, tx, event.OrderCancelled, o)
+		return emit(ctx, tx, event.OrderCancelled, o)
 	})
 	return o, err
 }
@@ -133,21 +132,8 @@ func get(ctx context.Context, q queryer, id int64) (Order, error) {
 	return o, nil
 }
 
-func (s *Service) emit(ctx context.Context, tx *sql.Tx, typ string, o Order) error {
-	e, err := event.New(Source, typ, strconv.FormatInt(o.ID, 10), o.Version,
-		event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
-	if err != nil {
-		return err
-	}
-	return outbox.Add(ctx, tx, e)
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	if err := store.InTx(ctx, s.db, fn); err != nil {
-		return err
-	}
-	s.published()
-	return nil
+func emit(ctx context.Context, tx *sql.Tx, typ string, o Order) error {
+	return outbox.Emit(ctx, tx, Source, typ, o.ID, o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
 }
 
 // Subjects are the subjects orders consumes.

@@ -8,13 +8,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
-	"github.com/heraldev/herald/store"
 )
 
 // Source is the CloudEvents source of this service's events.
@@ -54,13 +52,13 @@ func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published
 // Create stores a product at version 1 with its shop.product.created.v1 event.
 func (s *Service) Create(ctx context.Context, title, image string) (Product, error) {
 	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,
 			`INSERT INTO products (title, image, version, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
 			return fmt.Errorf("create product: %w", err)
 		}
-		return s.emit(ctx, tx, event.ProductCreated, p)
+		return emit(ctx, tx, event.ProductCreated, p)
 	})
 	return p, err
 }
@@ -70,7 +68,7 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 // nothing returns the product as it is and emits nothing.
 func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
 	var p Product
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
 		var err error
 		if p, err = get(ctx, tx, id); err != nil {
 			return err
@@ -91,7 +89,7 @@ func (s *Service) Update(ctx context.Context, id int64, title, image *string) (P
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano), p.ID); err != nil {
 			return fmt.Errorf("update product %d: %w", id, err)
 		}
-		return s.emit(ctx, tx, event.ProductUpdated, p)
+		return emit(ctx, tx, event.ProductUpdated, p)
 	})
 	return p, err
 }
@@ -120,21 +118,8 @@ func get(ctx context.Context, q queryer, id int64) (Product, error) {
 	return p, nil
 }
 
-func (s *Service) emit(ctx context.Context, tx *sql.Tx, typ string, p Product) error {
-	e, err := event.New(Source, typ, strconv.FormatInt(p.ID, 10), p.Version,
-		event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
-	if err != nil {
-		return err
-	}
-	return outbox.Add(ctx, tx, e)
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	if err := store.InTx(ctx, s.db, fn); err != nil {
-		return err
-	}
-	s.published()
-	return nil
+func emit(ctx context.Context, tx *sql.Tx, typ string, p Product) error {
+	return outbox.Emit(ctx, tx, Source, typ, p.ID, p.Version, event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

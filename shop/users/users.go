@@ -7,14 +7,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
-	"github.com/heraldev/herald/store"
 )
 
 // Source is the CloudEvents source of this service's events.
@@ -56,7 +54,7 @@ func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published
 // transaction. An email already signed up is an EConflict.
 func (s *Service) Create(ctx context.Context, name, email string) (User, error) {
 	u := User{Name: strings.TrimSpace(name), Email: strings.TrimSpace(email), Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
 		var exists bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(?))`, u.Email).Scan(&exists); err != nil {
 			return fmt.Errorf("create user: %w", err)
@@ -69,17 +67,12 @@ func (s *Service) Create(ctx context.Context, name, email string) (User, error) 
 			u.Name, u.Email, u.Version, u.CreatedAt.Format(time.RFC3339Nano)).Scan(&u.ID); err != nil {
 			return fmt.Errorf("create user: %w", err)
 		}
-		e, err := event.New(Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
+		return outbox.Emit(ctx, tx, Source, event.UserCreated, u.ID, u.Version,
 			event.UserCreatedData{ID: u.ID, Name: u.Name, Email: u.Email})
-		if err != nil {
-			return err
-		}
-		return outbox.Add(ctx, tx, e)
 	})
 	if err != nil {
 		return User{}, err
 	}
-	s.published()
 	return u, nil
 }
 
