@@ -12,7 +12,7 @@ import (
 	"github.com/heraldev/herald/store"
 )
 
-func newQuery(t *testing.T) (*query.Service, *sql.DB) {
+func newQuery(t testing.TB) (*query.Service, *sql.DB) {
 	t.Helper()
 	db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "q.db"), query.Migrations)
 	if err != nil {
@@ -22,7 +22,7 @@ func newQuery(t *testing.T) (*query.Service, *sql.DB) {
 	return query.New(db), db
 }
 
-func ev(t *testing.T, typ string, version int64, data any) event.Envelope {
+func ev(t testing.TB, typ string, version int64, data any) event.Envelope {
 	t.Helper()
 	e, err := event.New("/test", typ, "", version, data)
 	if err != nil {
@@ -31,7 +31,7 @@ func ev(t *testing.T, typ string, version int64, data any) event.Envelope {
 	return e
 }
 
-func apply(t *testing.T, db *sql.DB, es ...event.Envelope) {
+func apply(t testing.TB, db *sql.DB, es ...event.Envelope) {
 	t.Helper()
 	for _, e := range es {
 		if err := store.InTx(context.Background(), db, func(tx *sql.Tx) error { return query.Apply(context.Background(), tx, e) }); err != nil {
