@@ -37,7 +37,11 @@ type Relay struct {
 }
 
 // NewRelay returns a relay from db's outbox to pub.
+// A nil log discards the relay's logs.
 func NewRelay(db *sql.DB, pub Publisher, log *slog.Logger) *Relay {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Relay{
 		db: db, pub: pub, log: log,
 		wake:       make(chan struct{}, 1),

@@ -47,12 +47,15 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	var out []Stored
+	empty := 0
 	for limit <= 0 || len(out) < limit {
 		batch := 256
 		if limit > 0 {
 			batch = min(batch, limit-len(out))
 		}
-		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		// Messages are already stored, so don't wait for a full batch; only
+		// the first fetch of a new consumer may briefly find nothing.
+		msgs, err := cons.FetchNoWait(batch)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
@@ -70,8 +73,18 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 		if err := msgs.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
-		if n == 0 || pending == 0 {
+		if n > 0 && pending == 0 {
 			break
+		}
+		if n == 0 {
+			if empty++; empty > 20 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("read %s: %w", stream, ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	}
 	return out, nil

@@ -1,0 +1,589 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
+)
+
+const (
+	stream  = "TEST"
+	timeout = 30 * time.Second
+)
+
+func TestRelayPublishesInCommitOrderAndDeletesOnlyAfterAck(t *testing.T) {
+	e := newEnv(t)
+	pub := &checkingPublisher{db: e.db, next: e.bus}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	relay.Batch = 4 // several batches
+	e.run(t, relay)
+
+	// Concurrent writers; transactions are serialized, so the order in which
+	// they record their events while holding the write lock is commit order.
+	var mu sync.Mutex
+	var committed []string
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for tx := range 5 {
+				n := 1 + (w+tx)%3
+				err := inTx(e.db, func(sqltx *sql.Tx) error {
+					var ids []string
+					for i := range n {
+						ev, err := event.New("test", "test.thing.happened.v1", fmt.Sprintf("w%d-tx%d-%d", w, tx, i), 1, nil)
+						if err != nil {
+							return err
+						}
+						if err := outbox.Add(context.Background(), sqltx, ev); err != nil {
+							return err
+						}
+						ids = append(ids, ev.ID)
+					}
+					mu.Lock()
+					committed = append(committed, ids...)
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				relay.Notify()
+			}
+		})
+	}
+	// A rolled-back transaction's event never reaches the bus.
+	rolledBack := newEvent(t, "rolled-back")
+	err := inTx(e.db, func(tx *sql.Tx) error {
+		if err := outbox.Add(context.Background(), tx, rolledBack); err != nil {
+			return err
+		}
+		return errors.New("the entity change failed")
+	})
+	if err == nil {
+		t.Fatal("inTx returned nil for a failing transaction")
+	}
+	wg.Wait()
+
+	mu.Lock()
+	want := slices.Clone(committed)
+	mu.Unlock()
+	e.waitPublished(t, relay, len(want))
+	got := e.streamIDs(t)
+	if !slices.Equal(got, want) {
+		t.Errorf("stream holds\n%v\nwant commit order\n%v", got, want)
+	}
+	if slices.Contains(got, rolledBack.ID) {
+		t.Error("a rolled-back event was published")
+	}
+	if v := pub.violations(); len(v) > 0 {
+		t.Errorf("events deleted from the outbox before the bus acknowledged them: %v", v)
+	}
+}
+
+func TestEventsLeftByACrashArePublishedByTheNextRelay(t *testing.T) {
+	e := newEnv(t)
+	// Commit events with no relay running: the process "crashed" between
+	// commit and publish.
+	var want []string
+	for i := range 10 {
+		ev := newEvent(t, fmt.Sprintf("e%d", i))
+		if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+	}
+	if n := pending(t, e.db); n != 10 {
+		t.Fatalf("outbox holds %d events, want 10", n)
+	}
+	if got := e.streamIDs(t); len(got) != 0 {
+		t.Fatalf("stream holds %v before any relay ran, want nothing", got)
+	}
+
+	// The process restarts: reopen the database and start a relay, which
+	// needs no Notify to find the leftovers.
+	e.reopenDB(t)
+	relay := outbox.NewRelay(e.db, e.bus, discard)
+	e.run(t, relay)
+	e.waitPublished(t, relay, len(want))
+	if got := e.streamIDs(t); !slices.Equal(got, want) {
+		t.Errorf("stream holds %v, want %v", got, want)
+	}
+}
+
+func TestRelayKeepsEventsWhileTheBusFailsAndPublishesOnRecovery(t *testing.T) {
+	e := newEnv(t)
+	pub := &failingPublisher{next: e.bus, up: make(chan struct{})}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	relay.MaxBackoff = 100 * time.Millisecond
+	e.run(t, relay)
+
+	var want []string
+	for i := range 5 {
+		ev := newEvent(t, fmt.Sprintf("e%d", i))
+		if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+			t.Fatal(err) // writes succeed while the bus is down
+		}
+		want = append(want, ev.ID)
+		relay.Notify()
+	}
+	eventually(t, func() bool { return pub.failures() >= 3 }, "the relay did not retry the failing bus")
+	if n := pending(t, e.db); n != len(want) {
+		t.Fatalf("outbox holds %d events while the bus fails, want %d", n, len(want))
+	}
+	if relay.Published() != 0 {
+		t.Fatalf("Published() = %d while the bus fails, want 0", relay.Published())
+	}
+
+	close(pub.up)
+	e.waitPublished(t, relay, len(want))
+	if got := e.streamIDs(t); !slices.Equal(got, want) {
+		t.Errorf("stream holds %v, want %v", got, want)
+	}
+}
+
+func TestRelayRidesOutABrokerRestart(t *testing.T) {
+	e := newEnv(t)
+	pub := &failingPublisher{next: e.bus, up: closed()}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	relay.MaxBackoff = 200 * time.Millisecond
+	e.run(t, relay)
+
+	first := newEvent(t, "before")
+	if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, first) }); err != nil {
+		t.Fatal(err)
+	}
+	relay.Notify()
+	e.waitPublished(t, relay, 1)
+
+	e.srv.Shutdown()
+	var want = []string{first.ID}
+	for i := range 5 {
+		ev := newEvent(t, fmt.Sprintf("during-%d", i))
+		if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+		relay.Notify()
+	}
+	eventually(t, func() bool { return pub.failures() >= 1 }, "publishing to a stopped broker never failed")
+	if n := pending(t, e.db); n == 0 {
+		t.Fatal("outbox is empty while the broker is down")
+	}
+	e.restartServer(t)
+
+	e.waitPublished(t, relay, len(want))
+	// A publish that timed out may have reached the broker; its retry was
+	// dropped by id, so each event is on the stream once.
+	if got := e.streamIDs(t); !slices.Equal(got, want) {
+		t.Errorf("stream holds %v, want %v", got, want)
+	}
+}
+
+func TestRelayFindsUnnotifiedEventsByPolling(t *testing.T) {
+	e := newEnv(t)
+	relay := outbox.NewRelay(e.db, e.bus, discard)
+	relay.Poll = 100 * time.Millisecond
+	e.run(t, relay)
+	// Once the relay has published a notified event, it is idle: only its
+	// poll can find the next one.
+	first := newEvent(t, "notified")
+	if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, first) }); err != nil {
+		t.Fatal(err)
+	}
+	relay.Notify()
+	e.waitPublished(t, relay, 1)
+
+	// Another process (or a caller that forgot Notify) commits an event.
+	second := newEvent(t, "unnotified")
+	if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, second) }); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPublished(t, relay, 2)
+	if got, want := e.streamIDs(t), []string{first.ID, second.ID}; !slices.Equal(got, want) {
+		t.Errorf("stream holds %v, want %v", got, want)
+	}
+}
+
+func TestFlushDeletesOnlyTheAcknowledgedPrefix(t *testing.T) {
+	e := newEnv(t)
+	var want []string
+	for i := range 5 {
+		ev := newEvent(t, fmt.Sprintf("e%d", i))
+		if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev.ID)
+	}
+	pub := &failingPublisher{next: e.bus, up: closed(), failCall: 3}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	ctx := context.Background()
+
+	n, err := relay.Flush(ctx)
+	if err == nil || n != 2 {
+		t.Fatalf("Flush with the third publish failing = %d, %v; want 2 and an error", n, err)
+	}
+	if left := pending(t, e.db); left != 3 {
+		t.Fatalf("outbox holds %d events after 2 of 5 were acknowledged, want 3", left)
+	}
+	if n, err := relay.Flush(ctx); err != nil || n != 3 {
+		t.Fatalf("second Flush = %d, %v; want 3, nil", n, err)
+	}
+	if left := pending(t, e.db); left != 0 {
+		t.Fatalf("outbox holds %d events, want 0", left)
+	}
+	if got := e.streamIDs(t); !slices.Equal(got, want) {
+		t.Errorf("stream holds %v, want %v", got, want)
+	}
+	if relay.Published() != 5 {
+		t.Errorf("Published() = %d, want 5", relay.Published())
+	}
+}
+
+func TestRepublishedEventIsDroppedByTheBus(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ev := newEvent(t, "once")
+	add := func() {
+		t.Helper()
+		if err := inTx(e.db, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The ack is lost after the bus stored the event: the row stays and the
+	// next flush publishes it again.
+	pub := &lostAckPublisher{next: e.bus, lose: 1}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	add()
+	if _, err := relay.Flush(ctx); err == nil {
+		t.Fatal("Flush with a lost ack succeeded, want an error")
+	}
+	if n := pending(t, e.db); n != 1 {
+		t.Fatalf("outbox holds %d events after a lost ack, want 1", n)
+	}
+	if n, err := relay.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("Flush after a lost ack = %d, %v; want 1, nil", n, err)
+	}
+
+	// The row is published and deleted, then the same event turns up again
+	// (say, a crash between publish and delete).
+	add()
+	if n, err := relay.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("Flush of the same event again = %d, %v; want 1, nil", n, err)
+	}
+	if n := pending(t, e.db); n != 0 {
+		t.Fatalf("outbox holds %d events, want 0", n)
+	}
+
+	if got := e.streamIDs(t); !slices.Equal(got, []string{ev.ID}) {
+		t.Errorf("stream holds %v after publishing one event three times, want it once", got)
+	}
+}
+
+func TestRunReturnsWhenCancelled(t *testing.T) {
+	e := newEnv(t)
+	relay := outbox.NewRelay(e.db, e.bus, discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after cancel", err)
+		}
+	case <-time.After(timeout):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// env is a service database with an outbox and an embedded JetStream with
+// the stream "TEST" over "test.>".
+type env struct {
+	dir  string
+	db   *sql.DB
+	srv  *jetstream.Server
+	addr string
+	bus  *jetstream.Bus
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{dir: t.TempDir()}
+	e.openDB(t)
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{Dir: filepath.Join(e.dir, "nats"), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	t.Cleanup(func() { e.srv.Shutdown() })
+	u, err := url.Parse(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = u.Host
+	b, nc, err := jetstream.Dial(srv.ClientURL(), t.Name(), jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e.bus = b
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := b.EnsureStream(ctx, stream, "test.>"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) openDB(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	db, err := store.OpenSQLite(ctx, filepath.Join(e.dir, "service.db"), []string{outbox.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	t.Cleanup(func() { db.Close() })
+}
+
+func (e *env) reopenDB(t *testing.T) {
+	t.Helper()
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.openDB(t)
+}
+
+// restartServer starts the broker again on the same address and storage;
+// the connection reconnects by itself.
+func (e *env) restartServer(t *testing.T) {
+	t.Helper()
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{Dir: filepath.Join(e.dir, "nats"), Listen: e.addr})
+	if err != nil {
+		t.Fatalf("restart broker on %s: %v", e.addr, err)
+	}
+	e.srv = srv
+}
+
+// run runs relay until the test ends.
+func (e *env) run(t *testing.T, relay *outbox.Relay) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("relay: %v", err)
+			}
+		case <-time.After(timeout):
+			t.Error("relay did not stop")
+		}
+	})
+}
+
+// waitPublished waits until the outbox is empty and relay has had n events
+// acknowledged.
+func (e *env) waitPublished(t *testing.T, relay *outbox.Relay, n int) {
+	t.Helper()
+	eventually(t, func() bool {
+		return relay.Published() >= int64(n) && pending(t, e.db) == 0
+	}, fmt.Sprintf("want %d events published and none pending", n))
+	if got := relay.Published(); got != int64(n) {
+		t.Errorf("Published() = %d, want %d", got, n)
+	}
+}
+
+// streamIDs returns the ids of the events on the stream, in stream order,
+// checking each message against the event it carries.
+func (e *env) streamIDs(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	msgs, err := e.bus.Read(ctx, stream, nil, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		ev, err := event.Parse(m.Data)
+		if err != nil {
+			t.Fatalf("stream seq %d: %v", m.Sequence, err)
+		}
+		if msgID := m.Header["Nats-Msg-Id"]; len(msgID) != 1 || msgID[0] != ev.ID {
+			t.Errorf("stream seq %d: Nats-Msg-Id %v, want the event id %s", m.Sequence, msgID, ev.ID)
+		}
+		if want := event.Subject(ev.Type); m.Subject != want {
+			t.Errorf("stream seq %d: subject %s, want %s", m.Sequence, m.Subject, want)
+		}
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+func newEvent(t *testing.T, subject string) event.Envelope {
+	t.Helper()
+	ev, err := event.New("test", "test.thing.happened.v1", subject, 1, map[string]string{"name": subject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func inTx(db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func pending(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	n, err := outbox.Pending(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+func closed() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// checkingPublisher checks that the event it publishes is still in the
+// outbox both before and after the bus acknowledges it.
+type checkingPublisher struct {
+	db   *sql.DB
+	next outbox.Publisher
+
+	mu  sync.Mutex
+	bad []string
+}
+
+func (p *checkingPublisher) Publish(ctx context.Context, subject, id string, payload []byte) error {
+	p.check(ctx, id, "before publish")
+	if err := p.next.Publish(ctx, subject, id, payload); err != nil {
+		return err
+	}
+	p.check(ctx, id, "after the ack")
+	return nil
+}
+
+func (p *checkingPublisher) check(ctx context.Context, id, when string) {
+	var n int
+	err := p.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE event_id = ?`, id).Scan(&n)
+	if err == nil && n == 1 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.bad) < 5 {
+		p.bad = append(p.bad, fmt.Sprintf("%s %s: %d rows, err %v", id, when, n, err))
+	}
+}
+
+func (p *checkingPublisher) violations() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.bad)
+}
+
+// failingPublisher fails while up is open, and then, if failCall is set,
+// fails that one call (counting from 1) once.
+type failingPublisher struct {
+	next     outbox.Publisher
+	up       chan struct{}
+	failCall int
+
+	mu    sync.Mutex
+	calls int
+	fails int
+}
+
+var errBusDown = errors.New("bus unavailable")
+
+func (p *failingPublisher) Publish(ctx context.Context, subject, id string, payload []byte) error {
+	p.mu.Lock()
+	p.calls++
+	fail := p.calls == p.failCall
+	select {
+	case <-p.up:
+	default:
+		fail = true
+	}
+	p.mu.Unlock()
+	err := errBusDown
+	if !fail {
+		err = p.next.Publish(ctx, subject, id, payload)
+	}
+	if err != nil {
+		p.mu.Lock()
+		p.fails++
+		p.mu.Unlock()
+	}
+	return err
+}
+
+func (p *failingPublisher) failures() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fails
+}
+
+// lostAckPublisher publishes, then reports failure for its first lose calls,
+// as if the ack was lost on the way back.
+type lostAckPublisher struct {
+	next outbox.Publisher
+	lose int
+}
+
+func (p *lostAckPublisher) Publish(ctx context.Context, subject, id string, payload []byte) error {
+	if err := p.next.Publish(ctx, subject, id, payload); err != nil {
+		return err
+	}
+	if p.lose > 0 {
+		p.lose--
+		return errors.New("ack lost")
+	}
+	return nil
+}
