@@ -96,6 +96,9 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names [
 	m.bus = b
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := b.Check(sctx); err != nil {
+		return err
+	}
 	if err := b.EnsureStream(sctx, shop.Stream, "shop.>"); err != nil {
 		return err
 	}
