@@ -74,6 +74,9 @@ type Subscription interface {
 	// Stop stops fetching, lets in-flight and buffered messages finish and
 	// be acknowledged, and returns once they have, or when ctx is done.
 	Stop(ctx context.Context) error
+	// Lag returns how many of the consumer's messages are not yet
+	// acknowledged: waiting to be delivered, or delivered and in progress.
+	Lag(ctx context.Context) (uint64, error)
 }
 
 // DeadLetter is a message that failed every attempt.

@@ -42,6 +42,10 @@ type Service struct {
 	Mux      *http.ServeMux
 	Metrics  *prometheus.Registry // this service's own registry, served at /metrics
 
+	// ProgressEvery is how often a consumer that is behind logs how far it
+	// has to go. Default 5s.
+	ProgressEvery time.Duration
+
 	DB        *sql.DB       // closed by Stop
 	Relay     *outbox.Relay // nil for a service that publishes nothing
 	Consumers []Consumer
@@ -55,12 +59,15 @@ type Service struct {
 	handled    *prometheus.CounterVec
 	duplicates atomic.Int64
 	stopOnce   sync.Once
+	watchers   sync.WaitGroup
+	quit       chan struct{}
 }
 
 // New returns a service named name with a fresh mux and metrics registry, and
 // the /livez, /readyz and /metrics routes.
 func New(name string, log *slog.Logger) *Service {
-	s := &Service{Name: name, Log: log.With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry()}
+	s := &Service{Name: name, Log: log.With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry(),
+		ProgressEvery: 5 * time.Second, quit: make(chan struct{})}
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_events_handled_total", Help: "Events handled by this service's consumers, by consumer and result (ok, error).",
@@ -192,11 +199,59 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		return err
 	}
 	s.subs = append(s.subs, sub)
+	s.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_consumer_lag", Help: "Events the consumer has not yet acknowledged.", ConstLabels: prometheus.Labels{"consumer": c.Name},
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lag, err := sub.Lag(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(lag)
+	}))
+	s.watchers.Add(1)
+	go s.reportCatchUp(c.Name, sub)
 	if !known {
 		s.Log.Info("new database: consuming from the first event", "consumer", c.Name)
 		return store.RecordConsumer(ctx, s.DB, c.Name)
 	}
 	return nil
+}
+
+// reportCatchUp logs, every ProgressEvery, how far behind the consumer is,
+// until it has caught up once: replaying a long history shows its progress.
+func (s *Service) reportCatchUp(name string, sub bus.Subscription) {
+	defer s.watchers.Done()
+	tick := time.NewTicker(s.ProgressEvery)
+	defer tick.Stop()
+	var last uint64
+	started := time.Now()
+	for first := true; ; first = false {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lag, err := sub.Lag(ctx)
+		cancel()
+		switch {
+		case err != nil:
+			s.Log.Debug("cannot read consumer lag", "consumer", name, "err", err)
+		case lag == 0:
+			if !first {
+				s.Log.Info("caught up", "consumer", name, "took", time.Since(started).Round(time.Millisecond))
+			}
+			return
+		case first:
+			s.Log.Info("catching up", "consumer", name, "behind", lag)
+		default:
+			rate := (float64(last) - float64(lag)) / s.ProgressEvery.Seconds()
+			s.Log.Info("catching up", "consumer", name, "behind", lag, "events_per_sec", int(rate))
+		}
+		last = lag
+		select {
+		case <-s.quit:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (s *Service) count(consumer string, h bus.Handler) bus.Handler {
@@ -220,6 +275,8 @@ func (s *Service) Stop(ctx context.Context) error {
 	var errs []error
 	s.stopOnce.Do(func() {
 		s.ready.Store(false)
+		close(s.quit)
+		s.watchers.Wait()
 		if s.srv != nil {
 			if err := s.srv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s http: %w", s.Name, err))

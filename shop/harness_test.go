@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +72,29 @@ func withWrap(w func(bus.Handler) bus.Handler) option {
 	return func(c *shop.Config, _ *outbox.Publisher) { c.Wrap = w }
 }
 
+// withLogger sends the service's logs to log.
+func withLogger(log *slog.Logger) option {
+	return func(c *shop.Config, _ *outbox.Publisher) { c.Logger = log }
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // withPublisher makes the service's outbox relay publish to p.
 func withPublisher(p outbox.Publisher) option {
 	return func(_ *shop.Config, pub *outbox.Publisher) { *pub = p }
@@ -93,6 +118,7 @@ func (e *env) start(name string, opts ...option) *svc {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	s.ProgressEvery = 20 * time.Millisecond
 	if err := s.Start(ctx, e.bus); err != nil {
 		e.t.Fatal(err)
 	}

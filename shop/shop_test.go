@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -146,8 +147,20 @@ func TestQueryCatchesUpAfterRestart(t *testing.T) {
 
 	want := orderGrid(t, s, 10, 10) // 100 orders while query is down
 
-	query := e.start("query") // same database as before
+	logs := &syncBuffer{}
+	query := e.start("query", withLogger(slog.New(slog.NewTextHandler(logs, nil)))) // same database as before
 	waitViews(t, query, want)
+	eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), "msg=\"catching up\" service=query consumer=shop-query behind=") ||
+			!strings.Contains(logs.String(), "msg=\"caught up\"") {
+			return fmt.Errorf("no catch-up progress in the logs:\n%s", logs)
+		}
+		return nil
+	})
+	_, metrics := do(t, "GET", query.URL()+"/metrics", nil, nil)
+	if !strings.Contains(string(metrics), `herald_consumer_lag{consumer="shop-query"} 0`) {
+		t.Fatalf("metrics lack a zero lag for shop-query:\n%s", metrics)
+	}
 	var lines int
 	if err := query.DB.QueryRow(`SELECT count(*) FROM order_lines`).Scan(&lines); err != nil {
 		t.Fatal(err)

@@ -65,6 +65,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"NewConsumerReplaysHistory", testNewConsumerReplaysHistory},
 		{"ReconnectAfterServerRestart", testReconnectAfterServerRestart},
 		{"SubjectFilter", testSubjectFilter},
+		{"LagCountsUnacknowledgedMessages", testLagCountsUnacknowledged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,4 +540,34 @@ func testSubjectFilter(t *testing.T, f Fixture) {
 	all := newRecorder()
 	subscribe(t, f, consumer(f, "all"), all.handler(nil))
 	all.waitForAll(t, "a-9", "b-9", "b-last")
+}
+
+func testLagCountsUnacknowledged(t *testing.T, f Fixture) {
+	const n = 10
+	subject := f.Subject("lag")
+	release := make(chan struct{})
+	rec := newRecorder()
+	sub := subscribe(t, f, consumer(f, "lagging"), rec.handler(func(ctx context.Context, m bus.Message) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}))
+	for i := range n {
+		publish(t, f, subject, fmt.Sprintf("lag-%d", i), payload("lag"))
+	}
+	lag := func() uint64 {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		l, err := sub.Lag(ctx)
+		if err != nil {
+			t.Fatalf("lag: %v", err)
+		}
+		return l
+	}
+	eventually(t, wait, func() bool { return lag() == n }, func() string { return fmt.Sprintf("lag %d while all %d are unhandled, want %d", lag(), n, n) })
+	close(release)
+	eventually(t, wait, func() bool { return lag() == 0 }, func() string { return fmt.Sprintf("lag %d after every message was handled, want 0", lag()) })
 }

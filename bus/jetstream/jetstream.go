@@ -163,7 +163,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
 	}
-	s := &subscription{bus: b, c: c, h: bus.Recover(h)}
+	s := &subscription{bus: b, c: c, h: bus.Recover(h), cons: cons}
 	s.cc, err = cons.Consume(s.handle,
 		jetstream.PullMaxMessages(64),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -176,10 +176,20 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 }
 
 type subscription struct {
-	bus *Bus
-	c   bus.Consumer
-	h   bus.Handler
-	cc  jetstream.ConsumeContext
+	bus  *Bus
+	c    bus.Consumer
+	h    bus.Handler
+	cons jetstream.Consumer
+	cc   jetstream.ConsumeContext
+}
+
+// Lag implements bus.Subscription from the server's consumer info.
+func (s *subscription) Lag(ctx context.Context) (uint64, error) {
+	info, err := s.cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("lag of %s: %w", s.c.Name, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
 func (s *subscription) handle(msg jetstream.Msg) {
