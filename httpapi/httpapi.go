@@ -18,14 +18,50 @@ import (
 )
 
 // NewAPI returns a Huma API on mux, serving its OpenAPI 3.1 description at
-// /openapi.json and docs at /docs. Unknown paths answer a 404 problem.
+// /openapi.json and docs at /docs.
 func NewAPI(mux *http.ServeMux, title, version string) huma.API {
 	cfg := huma.DefaultConfig(title, version)
 	cfg.CreateHooks = nil // no "$schema" links in bodies: plain JSON for any client
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteProblem(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path+"; see /docs for this service's API")
-	})
 	return humago.New(mux, cfg)
+}
+
+// WithProblems serves mux, turning its plain-text answers for an unknown
+// path (404) or a method the path does not allow (405, with Allow) into
+// problem details.
+func WithProblems(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(&noRouteWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// noRouteWriter replaces the mux's plain-text error with a problem.
+type noRouteWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	written bool
+}
+
+func (w *noRouteWriter) WriteHeader(code int) {
+	if w.written {
+		return
+	}
+	w.written = true
+	detail := "no route for " + w.r.Method + " " + w.r.URL.Path + "; see /docs for this service's API"
+	if allow := w.Header().Get("Allow"); code == http.StatusMethodNotAllowed && allow != "" {
+		detail = w.r.URL.Path + " does not allow " + w.r.Method + "; it allows " + allow
+	}
+	WriteProblem(w.ResponseWriter, code, detail)
+}
+
+func (w *noRouteWriter) Write(p []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return len(p), nil // the mux's plain-text body is dropped
 }
 
 // status maps each error code to its HTTP status. It is the only such table.
@@ -59,6 +95,7 @@ func Error(ctx context.Context, log *slog.Logger, err error) error {
 // WriteProblem writes an RFC 9457 problem with the given status and detail,
 // for plain handlers outside Huma.
 func WriteProblem(w http.ResponseWriter, code int, detail string) {
+	w.Header().Del("X-Content-Type-Options")
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(huma.ErrorModel{Title: http.StatusText(code), Status: code, Detail: detail})

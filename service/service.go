@@ -144,12 +144,15 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		}
 	}
 	if s.Relay != nil {
-		s.Metrics.MustRegister(
+		if err := registerAll(s.Metrics,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_outbox_published_total", Help: "Events the outbox relay published and the bus acknowledged."},
 				func() float64 { return float64(s.Relay.Published()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_outbox_pending", Help: "Events waiting in the outbox."},
 				func() float64 { n, _ := outbox.Pending(context.Background(), s.DB); return float64(n) }),
-		)
+		); err != nil {
+			s.ln.Close()
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
 	}
 	for _, c := range s.Consumers {
 		if err := s.subscribe(ctx, b, c); err != nil {
@@ -167,7 +170,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		}()
 	}
 	s.srv = &http.Server{
-		Handler:           s.Mux,
+		Handler:           httpapi.WithProblems(s.Mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -199,8 +202,8 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		return err
 	}
 	s.subs = append(s.subs, sub)
-	s.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "herald_consumer_lag", Help: "Events the consumer has not yet acknowledged.", ConstLabels: prometheus.Labels{"consumer": c.Name},
+	if err := registerAll(s.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_consumer_lag", Help: "Events the consumer has not yet acknowledged (-1 if the bus cannot say).", ConstLabels: prometheus.Labels{"consumer": c.Name},
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -209,12 +212,23 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 			return -1
 		}
 		return float64(lag)
-	}))
+	})); err != nil {
+		return err
+	}
 	s.watchers.Add(1)
 	go s.reportCatchUp(c.Name, sub)
 	if !known {
 		s.Log.Info("new database: consuming from the first event", "consumer", c.Name)
 		return store.RecordConsumer(ctx, s.DB, c.Name)
+	}
+	return nil
+}
+
+func registerAll(r prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("register metric: %w", err)
+		}
 	}
 	return nil
 }

@@ -197,6 +197,7 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		badRow{name: "empty email", body: `{"name":"Bea","email":""}`, status: 422, loc: "body.email"},
 		badRow{name: "blank email", body: `{"name":"Bea","email":"   "}`, status: 422, loc: "body.email"},
 		badRow{name: "invalid email", body: `{"name":"Bea","email":"not-an-email"}`, status: 422, loc: "body.email"},
+		badRow{name: "email with a display name", body: `{"name":"Bea","email":"Ada <ada@example.com>"}`, status: 422, loc: "body.email", msg: "bare address"},
 		badRow{name: "email over 320", body: js(map[string]string{"name": "Bea", "email": long(310) + "@example.com"}), status: 422, loc: "body.email"},
 		badRow{name: "email taken", body: `{"name":"Ada","email":"ADA@example.com"}`, status: 409, loc: "body.email"},
 	)
@@ -258,6 +259,8 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 
 	// A path no service routes still answers a problem.
 	add(badEndpoint{"no-route", "orders", "GET", "/nope"}, badRow{name: "unknown path", status: 404})
+	add(badEndpoint{"no-route", "users", "DELETE", "/users/1"}, badRow{name: "method not allowed", status: 405})
+	add(badEndpoint{"no-route", "query", "POST", "/users/1/products"}, badRow{name: "query is read-only", body: `{}`, status: 405})
 
 	for _, r := range rows {
 		t.Run(r.op+"/"+r.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -19,7 +20,13 @@ type createInput struct {
 }
 
 func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	return httpapi.NotBlank(prefix, map[string]*string{"body.name": &in.Body.Name})
+	errs := httpapi.NotBlank(prefix, map[string]*string{"body.name": &in.Body.Name})
+	// format:"email" accepts "Name <addr>"; only a bare address is an email
+	// here, or "Bob <ann@example.com>" would slip past the uniqueness check.
+	if a, err := mail.ParseAddress(in.Body.Email); err == nil && a.Address != in.Body.Email {
+		errs = append(errs, &huma.ErrorDetail{Location: prefix.With("body.email"), Message: "must be a bare address such as ann@example.com, without a name or angle brackets", Value: in.Body.Email})
+	}
+	return errs
 }
 
 type getInput struct {
