@@ -24,7 +24,8 @@ type Stored struct {
 // Read returns up to limit messages of stream (all if limit <= 0) whose
 // subjects match filter (all if empty), starting at sequence from (1 if 0),
 // in stream order. It uses an ephemeral ordered consumer, so it neither
-// changes nor waits for any durable consumer.
+// changes nor waits for any durable consumer. It returns every matching
+// message or an error, never a silently shortened history.
 func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uint64, limit int) ([]Stored, error) {
 	s, err := b.js.Stream(ctx, stream)
 	if err != nil {
@@ -46,8 +47,14 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
+	cinfo, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	if cinfo.NumPending == 0 {
+		return nil, nil // nothing matches
+	}
 	var out []Stored
-	empty := 0
 	for limit <= 0 || len(out) < limit {
 		batch := 256
 		if limit > 0 {
@@ -77,9 +84,8 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 			break
 		}
 		if n == 0 {
-			if empty++; empty > 20 {
-				break
-			}
+			// More messages match but none came yet: wait for them, or for
+			// the caller's deadline; never return a silently short history.
 			select {
 			case <-ctx.Done():
 				return nil, fmt.Errorf("read %s: %w", stream, ctx.Err())
