@@ -6,10 +6,15 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
 )
+
+// ErrStreamFull is wrapped by Publish when the stream has reached its storage
+// limit and refuses new events. It lasts until an operator raises the limit.
+var ErrStreamFull = errors.New("the stream is full and refuses new events")
 
 // Message is one delivery of an event to a handler.
 type Message struct {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/store"
 )
@@ -65,13 +66,27 @@ func Emit(ctx context.Context, tx *sql.Tx, source, typ string, id, version int64
 	return Add(ctx, tx, e)
 }
 
+// Sink is what a write service needs of its relay; *Relay is one.
+type Sink interface {
+	// Notify wakes the relay after a commit that added events.
+	Notify()
+	// Refusing returns why the bus refuses new events, or nil.
+	Refusing() error
+}
+
 // InTx runs fn in a transaction (store.InTx) and, once it has committed,
-// calls wake (the relay's Notify) so the events fn emitted are published at
-// once. wake is not called if fn or the commit fails.
-func InTx(ctx context.Context, db *sql.DB, wake func(), fn func(*sql.Tx) error) error {
+// wakes sink so the events fn emitted are published at once. While the bus
+// refuses new events (its stream is full) it runs nothing and returns an
+// EUnavailable error: a write is never acknowledged while its event could not
+// be stored.
+func InTx(ctx context.Context, db *sql.DB, sink Sink, fn func(*sql.Tx) error) error {
+	if err := sink.Refusing(); err != nil {
+		return herald.Errorf(herald.EUnavailable,
+			"the event bus is full and refuses new events, so this write was not made; retry once an operator has raised the stream's storage limit")
+	}
 	if err := store.InTx(ctx, db, fn); err != nil {
 		return err
 	}
-	wake()
+	sink.Notify()
 	return nil
 }

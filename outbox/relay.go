@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/internal/failpoint"
 )
 
 // Publisher stores an event durably on the bus. It returns nil only once the
@@ -34,6 +37,7 @@ type Relay struct {
 	MaxBackoff time.Duration
 
 	published atomic.Int64
+	refusing  atomic.Pointer[error] // set while the bus refuses events as full
 }
 
 // NewRelay returns a relay from db's outbox to pub.
@@ -57,6 +61,15 @@ func (r *Relay) Notify() {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Refusing returns the bus's refusal while its stream is full (wrapping
+// bus.ErrStreamFull), or nil. It clears at the next successful publish.
+func (r *Relay) Refusing() error {
+	if p := r.refusing.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Published returns how many events this relay has had acknowledged.
@@ -133,8 +146,13 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	for _, x := range batch {
 		if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
 			pubErr = fmt.Errorf("publish event %s: %w", x.id, err)
+			if errors.Is(err, bus.ErrStreamFull) {
+				r.refusing.Store(&pubErr)
+			}
 			break
 		}
+		r.refusing.Store(nil)
+		failpoint.Inject(failpoint.RelayAfterAck)
 		acked = x.seq
 		n++
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/internal/failpoint"
 	"github.com/heraldev/herald/store"
 )
 
@@ -18,6 +19,7 @@ import (
 // Duplicates it absorbs are counted in herald_events_duplicate_total.
 func (s *Service) Apply(reg *event.Registry, apply func(ctx context.Context, tx *sql.Tx, e event.Envelope) error) bus.Handler {
 	return func(ctx context.Context, m bus.Message) error {
+		failpoint.InjectData(failpoint.HandlerData, m.Data)
 		e, err := event.Parse(m.Data)
 		if err != nil {
 			return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)

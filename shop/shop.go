@@ -87,13 +87,13 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	switch name {
 	case "users":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		users.Register(api, users.New(db, s.Relay.Notify), s.Log)
+		users.Register(api, users.New(db, s.Relay), s.Log)
 	case "products":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		products.Register(api, products.New(db, s.Relay.Notify), s.Log)
+		products.Register(api, products.New(db, s.Relay), s.Log)
 	case "orders":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		orders.Register(api, orders.New(db, s.Relay.Notify), s.Log)
+		orders.Register(api, orders.New(db, s.Relay), s.Log)
 		s.Consumers = append(s.Consumers, consumer(orders.Subjects, s.Apply(reg, orders.Apply)))
 	case "query":
 		query.Register(api, query.New(db), s.Log)

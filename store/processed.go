@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/heraldev/herald/internal/failpoint"
 )
 
 // ProcessedSchema creates the tables that record every event a consumer has
@@ -59,8 +61,10 @@ func ApplyOnce(ctx context.Context, db *sql.DB, eventID string, apply func(*sql.
 	if err := apply(tx); err != nil {
 		return false, err
 	}
+	failpoint.Inject(failpoint.ConsumerBeforeCommit)
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit event %s: %w", eventID, err)
 	}
+	failpoint.Inject(failpoint.ConsumerAfterCommit)
 	return true, nil
 }

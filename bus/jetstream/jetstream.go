@@ -41,6 +41,7 @@ type Bus struct {
 	js       jetstream.JetStream
 	log      *slog.Logger
 	replicas int
+	maxBytes int64
 }
 
 // Options configures a Bus.
@@ -48,6 +49,10 @@ type Options struct {
 	// Replicas is how many servers keep a copy of each stream: 1 for a single
 	// server, 3 for a cluster. Default 1.
 	Replicas int
+	// MaxBytes caps the storage of streams made by EnsureStream (not the
+	// dead-letter stream); 0 means no limit. A full stream refuses new
+	// events (bus.ErrStreamFull) and never discards stored ones.
+	MaxBytes int64
 	Logger   *slog.Logger
 }
 
@@ -63,7 +68,7 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas}, nil
+	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas, maxBytes: opts.MaxBytes}, nil
 }
 
 // Dial connects to the NATS server at url, reconnecting forever after a
@@ -109,7 +114,7 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 // than discard old ones if a limit is ever set.
 func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string) error {
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: name, Subjects: subjects},
+		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes},
 		{Name: DLQStream, Subjects: []string{"dlq.>"}},
 	} {
 		cfg.Storage = jetstream.FileStorage
@@ -118,6 +123,9 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 		cfg.Duplicates = 2 * time.Minute
 		cfg.Replicas = b.replicas
 		cfg.AllowDirect = true
+		if cfg.MaxBytes == 0 {
+			cfg.MaxBytes = -1 // unlimited; also lifts a limit set earlier
+		}
 		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
@@ -129,9 +137,24 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 func (b *Bus) Publish(ctx context.Context, subject, id string, payload []byte) error {
 	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+		if isStreamFull(err) {
+			return fmt.Errorf("publish %s: %w: %w", subject, bus.ErrStreamFull, err)
+		}
 		return fmt.Errorf("publish %s: %w", subject, err)
 	}
 	return nil
+}
+
+// jsErrStoreFailed is JetStream's error code for a store that refused a
+// message, which a stream at its byte or message limit does.
+const jsErrStoreFailed = 10077
+
+func isStreamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsErrStoreFailed {
+		return false
+	}
+	return strings.Contains(apiErr.Description, "maximum bytes") || strings.Contains(apiErr.Description, "maximum messages")
 }
 
 // Subscribe implements bus.Bus with a durable pull consumer that starts from

@@ -24,18 +24,26 @@ type cli struct {
 
 	Up    upCmd    `cmd:"" help:"Run every shop service and an embedded NATS JetStream bus in one process."`
 	Serve serveCmd `cmd:"" help:"Run the named services only, against an external NATS server (2.10+ with JetStream)."`
+	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
 }
 
 // serviceFlags are the settings shared by up and serve.
 type serviceFlags struct {
-	Data         string        `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
-	UsersAddr    string        `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
-	ProductsAddr string        `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
-	OrdersAddr   string        `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
-	QueryAddr    string        `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
-	MaxDeliver   int           `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
-	AckWait      time.Duration `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
-	StopTimeout  time.Duration `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+	Data           string        `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
+	UsersAddr      string        `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
+	ProductsAddr   string        `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
+	OrdersAddr     string        `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
+	QueryAddr      string        `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
+	MaxDeliver     int           `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
+	AckWait        time.Duration `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
+	StopTimeout    time.Duration `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+	MaxStreamBytes int64         `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
+}
+
+type busCmd struct {
+	Data    string `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the bus's streams (<data>/nats)."`
+	Listen  string `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the bus."`
+	NoFsync bool   `env:"HERALD_NO_FSYNC" help:"Do not fsync every write (see herald up --help)."`
 }
 
 type upCmd struct {
@@ -69,6 +77,8 @@ func main() {
 		err = m.Up(ctx, c.Up)
 	case "serve <services>":
 		err = m.Serve(ctx, c.Serve)
+	case "bus":
+		err = m.Bus(c.Bus)
 	default:
 		err = fmt.Errorf("unknown command %q", k.Command())
 	}

@@ -29,29 +29,52 @@ type Main struct {
 	stopTimeout time.Duration
 }
 
+// Bus starts only the embedded NATS server, with the same durable settings as
+// up, listening on c.Listen.
+func (m *Main) Bus(c busCmd) error {
+	if c.Listen == "" {
+		return errors.New("herald bus needs --listen (HERALD_NATS_LISTEN)")
+	}
+	srv, err := m.startServer(c.Data, c.Listen, c.NoFsync)
+	if err != nil {
+		return err
+	}
+	m.stopTimeout = 10 * time.Second
+	fmt.Fprintf(m.Out, "herald bus is up: streams in %s, clients connect to %s\n", filepath.Join(c.Data, "nats"), srv.ClientURL())
+	return nil
+}
+
+func (m *Main) startServer(data, listen string, noFsync bool) (*jetstream.Server, error) {
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{
+		Dir: filepath.Join(data, "nats"), Listen: listen, NoSync: noFsync,
+	})
+	if err != nil {
+		if listen != "" {
+			return nil, fmt.Errorf("%w; change --nats-listen (HERALD_NATS_LISTEN)", err)
+		}
+		return nil, err
+	}
+	if noFsync {
+		m.Log.Warn("fsync is off: an OS crash or power loss can lose acknowledged events")
+	}
+	m.server = srv
+	return srv, nil
+}
+
 // Up starts the embedded NATS server with its storage in <data>/nats and
 // every shop service. It returns once all are ready; on error it stops what
 // it started.
 func (m *Main) Up(ctx context.Context, c upCmd) error {
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{
-		Dir: filepath.Join(c.Data, "nats"), Listen: c.NatsListen, NoSync: c.NoFsync,
-	})
+	srv, err := m.startServer(c.Data, c.NatsListen, c.NoFsync)
 	if err != nil {
-		if c.NatsListen != "" {
-			return fmt.Errorf("%w; change --nats-listen (HERALD_NATS_LISTEN)", err)
-		}
 		return err
 	}
-	m.server = srv
 	nc, err := srv.Connect(jetstream.ClientOptions("herald up", m.Log)...)
 	if err != nil {
 		m.Close(ctx)
 		return err
 	}
 	m.nc = nc
-	if c.NoFsync {
-		m.Log.Warn("fsync is off: an OS crash or power loss can lose acknowledged events")
-	}
 	if err := m.start(ctx, nc, c.serviceFlags, shop.Services, 1); err != nil {
 		m.Close(ctx)
 		return err
@@ -89,7 +112,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names [
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second
 	}
-	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, Logger: m.Log})
+	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, MaxBytes: f.MaxStreamBytes, Logger: m.Log})
 	if err != nil {
 		return err
 	}

@@ -54,19 +54,18 @@ type Order struct {
 
 // Service takes orders. It is safe for concurrent use.
 type Service struct {
-	db        *sql.DB
-	published func()
+	db   *sql.DB
+	sink outbox.Sink
 }
 
-// New returns a service on db; notify is called after each commit that
-// added an event.
-func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+// New returns a service on db whose events sink (the outbox relay) publishes.
+func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
 
 // Create places an order. The user and the product must be known to orders
 // from their events; an unknown one is an EInvalid error naming it.
 func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, error) {
 	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		var user, product bool
 		if err := tx.QueryRowContext(ctx,
 			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = ?), EXISTS (SELECT 1 FROM known_products WHERE id = ?)`,
@@ -93,7 +92,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 // cancelled order changes nothing and emits nothing.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	var o Order
-	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		var err error
 		if o, err = get(ctx, tx, id); err != nil {
 			return err

@@ -41,18 +41,17 @@ type Product struct {
 
 // Service manages the catalogue. It is safe for concurrent use.
 type Service struct {
-	db        *sql.DB
-	published func()
+	db   *sql.DB
+	sink outbox.Sink
 }
 
-// New returns a service on db; notify is called after each commit that
-// added an event.
-func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+// New returns a service on db whose events sink (the outbox relay) publishes.
+func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
 
 // Create stores a product at version 1 with its shop.product.created.v1 event.
 func (s *Service) Create(ctx context.Context, title, image string) (Product, error) {
 	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
-	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,
 			`INSERT INTO products (title, image, version, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
@@ -68,7 +67,7 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 // nothing returns the product as it is and emits nothing.
 func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
 	var p Product
-	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		var err error
 		if p, err = get(ctx, tx, id); err != nil {
 			return err

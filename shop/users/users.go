@@ -42,19 +42,18 @@ type User struct {
 
 // Service signs users up. It is safe for concurrent use.
 type Service struct {
-	db        *sql.DB
-	published func() // wakes the outbox relay after a commit
+	db   *sql.DB
+	sink outbox.Sink // wakes the outbox relay after a commit
 }
 
-// New returns a service on db; notify is called after each commit that
-// added an event (pass the relay's Notify).
-func New(db *sql.DB, notify func()) *Service { return &Service{db: db, published: notify} }
+// New returns a service on db whose events sink (the outbox relay) publishes.
+func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
 
 // Create stores a new user and its shop.user.created.v1 event in one
 // transaction. An email already signed up is an EConflict.
 func (s *Service) Create(ctx context.Context, name, email string) (User, error) {
 	u := User{Name: strings.TrimSpace(name), Email: strings.TrimSpace(email), Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := outbox.InTx(ctx, s.db, s.published, func(tx *sql.Tx) error {
+	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		var exists bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(?))`, u.Email).Scan(&exists); err != nil {
 			return fmt.Errorf("create user: %w", err)
