@@ -86,6 +86,7 @@ type Subscription interface {
 
 // DeadLetter is a message that failed every attempt.
 type DeadLetter struct {
+	Seq      uint64 // position in the dead-letter stream: what Redrive and Discard take
 	Consumer string
 	Stream   string
 	Sequence uint64 // position in the original stream

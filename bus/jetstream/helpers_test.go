@@ -106,3 +106,14 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, what stri
 		<-tick.C
 	}
 }
+
+// headerGetter returns the first value of a header key, case-sensitively as
+// NATS stores headers.
+func headerGetter(h map[string][]string) func(string) string {
+	return func(k string) string {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+}

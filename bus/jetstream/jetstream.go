@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,7 +159,8 @@ func isStreamFull(err error) bool {
 }
 
 // Subscribe implements bus.Bus with a durable pull consumer that starts from
-// the stream's first event, with explicit acks. The server redelivers a
+// the stream's first event, with explicit acks. A consumer with subjects also
+// receives its redrive subject (see Redrive). The server redelivers a
 // message whose handler failed after the consumer's backoff; after MaxDeliver
 // attempts the message is copied to the dead-letter stream with its error and
 // terminated, so the stream moves on.
@@ -173,6 +175,16 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 			return nil, fmt.Errorf("subscribe %s to %s: reset to the first event: %w", c.Name, c.Stream, err)
 		}
 	}
+	filter := c.Subjects
+	if len(filter) > 0 {
+		redrive, err := b.redriveSubject(ctx, c.Stream, c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
+		}
+		if redrive != "" {
+			filter = append(slices.Clone(filter), redrive)
+		}
+	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
 		Durable:        c.Name,
 		Description:    "herald consumer " + c.Name,
@@ -180,7 +192,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.AckWait,
 		MaxDeliver:     -1, // the client dead-letters after c.MaxDeliver; see handle
-		FilterSubjects: c.Subjects,
+		FilterSubjects: filter,
 		MaxAckPending:  1000,
 	})
 	if err != nil {

@@ -108,24 +108,24 @@ func (b *Bus) DeadLetters(ctx context.Context, consumer string) ([]bus.DeadLette
 	}
 	out := make([]bus.DeadLetter, 0, len(msgs))
 	for _, m := range msgs {
-		h := headerGetter(m.Header)
-		seq, _ := strconv.ParseUint(h(HeaderSequence), 10, 64)
-		attempts, _ := strconv.Atoi(h(HeaderAttempts))
-		failed, _ := time.Parse(time.RFC3339Nano, h(HeaderFailedAt))
-		out = append(out, bus.DeadLetter{
-			Consumer: h(HeaderConsumer), Stream: h(HeaderStream), Sequence: seq,
-			Subject: h(HeaderSubject), ID: h(HeaderMsgID), Data: m.Data,
-			Error: h(HeaderError), Attempts: attempts, FailedAt: failed,
-		})
+		out = append(out, deadLetter(m.Sequence, m.Header, m.Data))
 	}
 	return out, nil
 }
 
-func headerGetter(h map[string][]string) func(string) string {
-	return func(k string) string {
-		if v := h[k]; len(v) > 0 {
+func deadLetter(seq uint64, header map[string][]string, data []byte) bus.DeadLetter {
+	h := func(k string) string {
+		if v := header[k]; len(v) > 0 {
 			return v[0]
 		}
 		return ""
+	}
+	origSeq, _ := strconv.ParseUint(h(HeaderSequence), 10, 64)
+	attempts, _ := strconv.Atoi(h(HeaderAttempts))
+	failed, _ := time.Parse(time.RFC3339Nano, h(HeaderFailedAt))
+	return bus.DeadLetter{
+		Seq: seq, Consumer: h(HeaderConsumer), Stream: h(HeaderStream), Sequence: origSeq,
+		Subject: h(HeaderSubject), ID: h(HeaderMsgID), Data: data,
+		Error: h(HeaderError), Attempts: attempts, FailedAt: failed,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ type cli struct {
 	Up    upCmd    `cmd:"" help:"Run every shop service and an embedded NATS JetStream bus in one process."`
 	Serve serveCmd `cmd:"" help:"Run the named services only, against an external NATS server (2.10+ with JetStream)."`
 	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
+	DLQ   dlqCmd   `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
 }
 
 // serviceFlags are the settings shared by up and serve.
@@ -71,6 +73,13 @@ func main() {
 	defer stop()
 
 	m := &Main{Log: log, Out: os.Stdout}
+	if strings.HasPrefix(k.Command(), "dlq ") {
+		if err := m.DLQ(ctx, c.DLQ, k.Command()); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	switch k.Command() {
 	case "up":

@@ -166,24 +166,35 @@ func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {
 	t.Setenv("HERALD_QUERY_ADDR", "127.0.0.1:9999")
 	t.Setenv("HERALD_DATA", "/tmp/elsewhere")
 	var c cli
-	p, err := kong.New(&c, kong.Name("herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParser(t, &c)
 	if _, err := p.Parse([]string{"up"}); err != nil {
 		t.Fatal(err)
 	}
 	if c.Up.QueryAddr != "127.0.0.1:9999" || c.Up.Data != "/tmp/elsewhere" {
 		t.Fatalf("env not applied: %+v", c.Up.serviceFlags)
 	}
-	for _, cmd := range p.Model.Children {
-		for _, f := range cmd.Flags {
+	var check func(n *kong.Node)
+	check = func(n *kong.Node) {
+		for _, f := range n.Flags {
 			if f.Name == "help" {
 				continue
 			}
 			if len(f.Envs) == 0 || !strings.HasPrefix(f.Envs[0], "HERALD_") {
-				t.Errorf("%s --%s has no HERALD_* environment variable", cmd.Name, f.Name)
+				t.Errorf("%s --%s has no HERALD_* environment variable", n.Path(), f.Name)
 			}
 		}
+		for _, c := range n.Children {
+			check(c)
+		}
 	}
+	check(p.Model.Node)
+}
+
+func mustParser(t *testing.T, c *cli) *kong.Kong {
+	t.Helper()
+	p, err := kong.New(c, kong.Name("herald"), kong.Exit(func(int) { t.Fatal("kong tried to exit") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
