@@ -9,9 +9,14 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// Huma's documented hook for shaping its errors is the package variable
-// huma.NewError; it is set once here, before any API exists, and never again.
+// Huma is configured through package variables; they are set once here,
+// before any API exists, and never again.
 func init() {
+	// Field names are case-sensitive. Huma otherwise validates "title" but
+	// lets a second key "Title" through unchecked, and encoding/json then
+	// stores the unchecked one (the last match wins).
+	huma.ValidateStrictCasing = true
+
 	base := huma.NewError
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		se := base(status, msg, errs...)

@@ -197,6 +197,7 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		badRow{name: "empty email", body: `{"name":"Bea","email":""}`, status: 422, loc: "body.email"},
 		badRow{name: "blank email", body: `{"name":"Bea","email":"   "}`, status: 422, loc: "body.email"},
 		badRow{name: "invalid email", body: `{"name":"Bea","email":"not-an-email"}`, status: 422, loc: "body.email"},
+		badRow{name: "second key differing in case", body: `{"name":"Bea","email":"bea@example.com","Email":"not an email"}`, status: 422, loc: "body.Email", msg: "unexpected property"},
 		badRow{name: "email with a display name", body: `{"name":"Bea","email":"Ada <ada@example.com>"}`, status: 422, loc: "body.email", msg: "bare address"},
 		badRow{name: "email over 320", body: js(map[string]string{"name": "Bea", "email": long(310) + "@example.com"}), status: 422, loc: "body.email"},
 		badRow{name: "email taken", body: `{"name":"Ada","email":"ADA@example.com"}`, status: 409, loc: "body.email"},
