@@ -1,0 +1,274 @@
+//go:build faults
+
+package faults
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// outcome is what a client can know about a write.
+type outcome int
+
+const (
+	ok      outcome = iota // answered 2xx: the write was made
+	failed                 // answered otherwise, or refused the connection: not made
+	unknown                // no answer after sending (timeout, reset): made at most once
+)
+
+// Write kinds.
+const (
+	opUser    = "user"    // POST /users
+	opProduct = "product" // POST /products
+	opUpdate  = "update"  // PUT /products/{id}
+	opOrder   = "order"   // POST /orders
+	opCancel  = "cancel"  // DELETE /orders/{id}
+)
+
+// write is one write the load generator made, and what came of it.
+type write struct {
+	Kind       string
+	Outcome    outcome
+	Status     int    // HTTP status; 0 without an answer
+	Detail     string // the problem detail of a refused write
+	Start, End time.Time
+	ID         int64 // the user, product or order written; 0 without a 2xx answer
+	UserID     int64 // orders
+	ProductID  int64 // orders
+	Version    int64 // the entity's version after a 2xx write
+	Title      string
+	Image      string
+}
+
+// load drives the four write endpoints at a modest, steady rate from a few
+// workers, each with its own seeded random source, and records every write.
+// Orders and cancellations pick among users, products and orders that
+// earlier writes created. Its methods are safe for concurrent use.
+type load struct {
+	c      *cluster
+	client *http.Client
+	seed   uint64
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	users    []int64 // created with a 2xx answer
+	products []int64
+	placed   []int64 // orders placed and not yet picked for cancellation
+	writes   []write
+}
+
+// Load shape: workers × perWorker writes per second.
+const (
+	loadWorkers   = 3
+	loadPerWorker = 8
+)
+
+// startLoad starts the load generator on c, seeded from the test's name.
+func startLoad(t *testing.T, c *cluster) *load {
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	l := &load{c: c, seed: h.Sum64(), stopCh: make(chan struct{}),
+		// No keep-alive: a refused connection then always means the service
+		// is down and nothing was sent.
+		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	for w := range loadWorkers {
+		l.wg.Go(func() { l.worker(w) })
+	}
+	return l
+}
+
+// stop stops the workers and waits for their last requests.
+func (l *load) stop() {
+	close(l.stopCh)
+	l.wg.Wait()
+}
+
+// worker makes one write per tick until stop.
+func (l *load) worker(w int) {
+	rng := rand.New(rand.NewPCG(l.seed, uint64(w)))
+	tick := time.NewTicker(time.Second / loadPerWorker)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-l.stopCh:
+			return
+		case <-tick.C:
+		}
+		l.record(l.step(rng, fmt.Sprintf("%d-%d", w, n)))
+	}
+}
+
+// step picks a write (users and products first, then a mix) and makes it.
+func (l *load) step(rng *rand.Rand, tag string) write {
+	l.mu.Lock()
+	users, products, placed := len(l.users), len(l.products), len(l.placed)
+	l.mu.Unlock()
+	switch r := rng.IntN(100); {
+	case users < 3 || r < 12:
+		return l.createUser(tag)
+	case products < 3 || r < 24:
+		return l.createProduct(tag)
+	case r < 44:
+		return l.updateProduct(rng, tag)
+	case r < 82 || placed == 0:
+		return l.placeOrder(rng)
+	default:
+		return l.cancelOrder(rng)
+	}
+}
+
+func (l *load) createUser(tag string) write {
+	return l.send(opUser, "POST", l.c.url("users")+"/users",
+		map[string]string{"name": "user " + tag, "email": "u" + tag + "@example.com"})
+}
+
+func (l *load) createProduct(tag string) write {
+	return l.send(opProduct, "POST", l.c.url("products")+"/products",
+		map[string]string{"title": "product " + tag, "image": "p" + tag + ".png"})
+}
+
+// updateProduct changes the title, the image or both of a random product.
+func (l *load) updateProduct(rng *rand.Rand, tag string) write {
+	id := l.pick(rng, &l.products, false)
+	body := map[string]string{}
+	switch rng.IntN(3) {
+	case 0:
+		body["title"] = "retitled " + tag
+	case 1:
+		body["image"] = "re" + tag + ".png"
+	default:
+		body["title"], body["image"] = "renamed "+tag, "new"+tag+".png"
+	}
+	return l.send(opUpdate, "PUT", fmt.Sprintf("%s/products/%d", l.c.url("products"), id), body)
+}
+
+// placeOrder orders a random product for a random user. Orders may not have
+// heard of either yet (422): that counts as failed.
+func (l *load) placeOrder(rng *rand.Rand) write {
+	user, product := l.pick(rng, &l.users, false), l.pick(rng, &l.products, false)
+	return l.send(opOrder, "POST", l.c.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
+}
+
+// cancelOrder cancels a random placed order; each order is picked once.
+func (l *load) cancelOrder(rng *rand.Rand) write {
+	id := l.pick(rng, &l.placed, true)
+	w := l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.c.url("orders"), id), nil)
+	w.ID = id
+	return w
+}
+
+// pick returns a random element of *ids, removing it if remove is set.
+func (l *load) pick(rng *rand.Rand, ids *[]int64, remove bool) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := rng.IntN(len(*ids))
+	id := (*ids)[i]
+	if remove {
+		(*ids)[i] = (*ids)[len(*ids)-1]
+		*ids = (*ids)[:len(*ids)-1]
+	}
+	return id
+}
+
+// record keeps w and makes what it created available to later writes.
+func (l *load) record(w write) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes = append(l.writes, w)
+	if w.Outcome != ok {
+		return
+	}
+	switch w.Kind {
+	case opUser:
+		l.users = append(l.users, w.ID)
+	case opProduct:
+		l.products = append(l.products, w.ID)
+	case opOrder:
+		l.placed = append(l.placed, w.ID)
+	}
+}
+
+// send makes one JSON request and classifies its outcome. A 2xx answer's
+// entity (id, version, title, image, user and product) is kept in the write.
+func (l *load) send(kind, method, url string, body any) write {
+	w := write{Kind: kind, Start: time.Now()}
+	defer func() { w.End = time.Now() }()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		w.Outcome, w.End = unknown, time.Now()
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			w.Outcome = failed
+		}
+		return w
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	w.Status, w.End = resp.StatusCode, time.Now()
+	if err != nil {
+		w.Outcome = unknown
+		return w
+	}
+	var answer struct {
+		ID, UserID, ProductID, Version int64
+		Title, Image, Detail           string
+	}
+	_ = json.Unmarshal(b, &answer)
+	if resp.StatusCode/100 != 2 {
+		w.Outcome, w.Detail = failed, answer.Detail
+		return w
+	}
+	w.Outcome, w.ID, w.UserID, w.ProductID, w.Version = ok, answer.ID, answer.UserID, answer.ProductID, answer.Version
+	w.Title, w.Image = answer.Title, answer.Image
+	return w
+}
+
+// all returns a copy of every write so far.
+func (l *load) all() []write {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]write(nil), l.writes...)
+}
+
+// counts returns how many writes were ok, failed and unknown.
+func (l *load) counts() (okN, failedN, unknownN int) {
+	for _, w := range l.all() {
+		switch w.Outcome {
+		case ok:
+			okN++
+		case failed:
+			failedN++
+		default:
+			unknownN++
+		}
+	}
+	return
+}
+
+// okBetween counts ok writes sent and answered within [from, to].
+func (l *load) okBetween(from, to time.Time) int {
+	n := 0
+	for _, w := range l.all() {
+		if w.Outcome == ok && !w.Start.Before(from) && !w.End.After(to) {
+			n++
+		}
+	}
+	return n
+}
