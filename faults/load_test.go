@@ -140,7 +140,7 @@ func (l *load) createProduct(tag string) write {
 
 // updateProduct changes the title, the image or both of a random product.
 func (l *load) updateProduct(rng *rand.Rand, tag string) write {
-	id := l.pick(rng, &l.products, false)
+	id, _ := l.pick(rng, &l.products, false) // products only grow, and step made sure of one
 	body := map[string]string{}
 	switch rng.IntN(3) {
 	case 0:
@@ -156,29 +156,39 @@ func (l *load) updateProduct(rng *rand.Rand, tag string) write {
 // placeOrder orders a random product for a random user. Orders may not have
 // heard of either yet (422): that counts as failed.
 func (l *load) placeOrder(rng *rand.Rand) write {
-	user, product := l.pick(rng, &l.users, false), l.pick(rng, &l.products, false)
+	user, _ := l.pick(rng, &l.users, false) // users and products only grow
+	product, _ := l.pick(rng, &l.products, false)
 	return l.send(opOrder, "POST", l.c.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
 }
 
 // cancelOrder cancels a random placed order; each order is picked once.
+// If another worker took the last one meanwhile, it places an order instead.
 func (l *load) cancelOrder(rng *rand.Rand) write {
-	id := l.pick(rng, &l.placed, true)
+	id, found := l.pick(rng, &l.placed, true)
+	if !found {
+		return l.placeOrder(rng)
+	}
 	w := l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.c.url("orders"), id), nil)
 	w.ID = id
 	return w
 }
 
-// pick returns a random element of *ids, removing it if remove is set.
-func (l *load) pick(rng *rand.Rand, ids *[]int64, remove bool) int64 {
+// pick returns a random element of *ids, removing it if remove is set, and
+// false if *ids is empty (another worker may have emptied it since step
+// looked).
+func (l *load) pick(rng *rand.Rand, ids *[]int64, remove bool) (int64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(*ids) == 0 {
+		return 0, false
+	}
 	i := rng.IntN(len(*ids))
 	id := (*ids)[i]
 	if remove {
 		(*ids)[i] = (*ids)[len(*ids)-1]
 		*ids = (*ids)[:len(*ids)-1]
 	}
-	return id
+	return id, true
 }
 
 // record keeps w and makes what it created available to later writes.
