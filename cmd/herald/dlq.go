@@ -75,9 +75,9 @@ func (m *Main) dlqList(ctx context.Context, b *jetstream.Bus, consumer string) e
 		return nil
 	}
 	w := tabwriter.NewWriter(m.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SEQ\tCONSUMER\tSUBJECT\tATTEMPTS\tAGE\tERROR")
+	fmt.Fprintln(w, "SEQ\tSERVICE\tCONSUMER\tSUBJECT\tATTEMPTS\tAGE\tERROR")
 	for _, d := range dead {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Seq, d.Consumer, d.Subject, d.Attempts, age(d.FailedAt), firstLine(d.Error, 100))
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", d.Seq, serviceOf(d), d.Consumer, d.Subject, d.Attempts, age(d.FailedAt), firstLine(d.Error, 100))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -91,8 +91,8 @@ func (m *Main) dlqShow(ctx context.Context, b *jetstream.Bus, seq uint64) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Out, "seq:       %d\nconsumer:  %s\nstream:    %s (position %d)\nsubject:   %s\nevent id:  %s\nattempts:  %d\nfailed at: %s (%s ago)\nerror:\n  %s\ndata:\n",
-		d.Seq, d.Consumer, d.Stream, d.Sequence, d.Subject, d.ID, d.Attempts,
+	fmt.Fprintf(m.Out, "seq:       %d\nservice:   %s\nconsumer:  %s\nstream:    %s (position %d)\nsubject:   %s\nevent id:  %s\nattempts:  %d\nfailed at: %s (%s ago)\nerror:\n  %s\ndata:\n",
+		d.Seq, serviceOf(d), d.Consumer, d.Stream, d.Sequence, d.Subject, d.ID, d.Attempts,
 		d.FailedAt.Format(time.RFC3339), age(d.FailedAt), strings.ReplaceAll(d.Error, "\n", "\n  "))
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, d.Data, "  ", "  ") == nil {
@@ -137,6 +137,12 @@ func (m *Main) dlqEach(ctx context.Context, b *jetstream.Bus, sel dlqSelect, ver
 		fmt.Fprintf(m.Out, "%d %s %s\n", d.Seq, verb, d.Consumer)
 	}
 	return nil
+}
+
+// serviceOf names the service that owns a consumer: consumers are named
+// "<app>-<service>" after their stream ("shop-query" on SHOP is query).
+func serviceOf(d bus.DeadLetter) string {
+	return strings.TrimPrefix(d.Consumer, strings.ToLower(d.Stream)+"-")
 }
 
 func age(t time.Time) string {

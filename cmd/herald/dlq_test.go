@@ -51,7 +51,7 @@ func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 		list = dlq("list")
 		return strings.Count(list, "malformed event") == 2
 	}, func() string { return list })
-	for _, want := range []string{"SEQ", "shop-query", "shop-orders", "shop.product.created", "2 dead letters"} {
+	for _, want := range []string{"SEQ", "SERVICE", "query ", "orders ", "shop-query", "shop-orders", "shop.product.created", "2 dead letters"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("dlq list lacks %q:\n%s", want, list)
 		}
@@ -62,7 +62,7 @@ func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 		t.Fatalf("dead letters of shop-query: %v, %v", dead, err)
 	}
 	show := dlq("show", strconv.FormatUint(dead[0].Seq, 10))
-	for _, want := range []string{"consumer:  shop-query", "attempts:  3", "malformed event", `"{not json" (not JSON)`} {
+	for _, want := range []string{"service:   query", "consumer:  shop-query", "attempts:  3", "malformed event", `"{not json" (not JSON)`} {
 		if !strings.Contains(show, want) {
 			t.Errorf("dlq show lacks %q:\n%s", want, show)
 		}
