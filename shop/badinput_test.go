@@ -61,23 +61,7 @@ func doRaw(t *testing.T, method, url, contentType string, body any) (int, http.H
 	default:
 		t.Fatalf("send: body must be nil, a string or []byte, not %T", body)
 	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, raw
+	return send(t, method, url, contentType, r)
 }
 
 // eventCounts is how many events the write services have: in the stream, and

@@ -172,12 +172,29 @@ func do(t *testing.T, method, url string, body any, out any) (int, []byte) {
 		}
 		r = bytes.NewReader(raw)
 	}
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	code, _, raw := send(t, method, url, ct, r)
+	if out != nil && code < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, url, raw, err)
+		}
+	}
+	return code, raw
+}
+
+// send makes one request with body r (may be nil) and returns the answer's
+// status, headers and body.
+func send(t *testing.T, method, url, contentType string, r io.Reader) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -188,12 +205,7 @@ func do(t *testing.T, method, url string, body any, out any) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, url, raw, err)
-		}
-	}
-	return resp.StatusCode, raw
+	return resp.StatusCode, resp.Header, raw
 }
 
 // mustDo is do that fails the test unless the status is want.
