@@ -5,10 +5,7 @@
 // status codes in one table.
 package herald
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Code classifies an error by what the caller can do about it.
 type Code string
@@ -43,18 +40,4 @@ func Errorf(code Code, format string, args ...any) *Error {
 // FieldError returns an EInvalid error that names the field at fault.
 func FieldError(field, format string, args ...any) *Error {
 	return &Error{Code: EInvalid, Message: fmt.Sprintf(format, args...), Field: field}
-}
-
-// ErrorCode returns the code of the first *Error in err's chain, or EInternal
-// when there is none. A nil err has no code and returns "".
-func ErrorCode(err error) Code {
-	var e *Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &e):
-		return e.Code
-	default:
-		return EInternal
-	}
 }

@@ -48,15 +48,6 @@ func (r *Registry) Validate(e Envelope) error {
 	return v(e.Data)
 }
 
-// Types returns the registered type names.
-func (r *Registry) Types() []string {
-	out := make([]string, 0, len(r.validators))
-	for t := range r.validators {
-		out = append(out, t)
-	}
-	return out
-}
-
 // Decode decodes e's data into P, rejecting unknown fields and trailing data,
 // and runs P's Validate. Errors wrap ErrInvalidData.
 func Decode[P Payload](e Envelope) (P, error) {

@@ -8,13 +8,13 @@ import (
 // Shop event types. The suffix is the payload's schema version: a change that
 // breaks readers gets a new type, never an edit of an existing one.
 const (
-	UserCreated      = "shop.user.created.v1"
-	ProductCreated   = "shop.product.created.v1"
-	ProductUpdated   = "shop.product.updated.v1"
-	OrderCreated     = "shop.order.created.v1"
-	OrderCancelled   = "shop.order.cancelled.v1"
-	ShopStream       = "SHOP"
-	ShopSubjectsWild = "shop.>"
+	UserCreated    = "shop.user.created.v1"
+	ProductCreated = "shop.product.created.v1"
+	ProductUpdated = "shop.product.updated.v1"
+	OrderCreated   = "shop.order.created.v1"
+	OrderCancelled = "shop.order.cancelled.v1"
+	ShopStream     = "SHOP"
+	ShopSubjects   = "shop.>" // every subject of the SHOP stream
 )
 
 // Subject returns the NATS subject an event type travels on: the type without

@@ -28,7 +28,7 @@ func (e *env) setStreamLimit(maxBytes int64) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := b.EnsureStream(context.Background(), shop.Stream, "shop.>"); err != nil {
+	if err := b.EnsureStream(context.Background(), shop.Stream, shop.StreamSubjects); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.EnsureStream(context.Background(), shop.Stream, "shop.>"); err != nil {
+	if err := b.EnsureStream(context.Background(), shop.Stream, shop.StreamSubjects); err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, dir: dir, srv: srv, bus: b}

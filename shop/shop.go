@@ -25,6 +25,9 @@ import (
 // Stream is the JetStream stream that carries every shop event.
 const Stream = event.ShopStream
 
+// StreamSubjects are the subjects Stream holds.
+const StreamSubjects = event.ShopSubjects
+
 // Services are the shop's service names, in start order.
 var Services = []string{"users", "products", "orders", "query"}
 

@@ -122,7 +122,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names [
 	if err := b.Check(sctx); err != nil {
 		return err
 	}
-	if err := b.EnsureStream(sctx, shop.Stream, "shop.>"); err != nil {
+	if err := b.EnsureStream(sctx, shop.Stream, shop.StreamSubjects); err != nil {
 		return err
 	}
 	addrs := map[string][2]string{

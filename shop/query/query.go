@@ -70,15 +70,6 @@ func New(db *sql.DB) *Service { return &Service{db: db} }
 // the service has never heard of is an ENotFound error; a known user with no
 // orders gets an empty, non-nil slice.
 func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, error) {
-	var known bool
-	if err := s.db.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1) OR EXISTS (SELECT 1 FROM order_lines WHERE user_id = ?1)`,
-		userID).Scan(&known); err != nil {
-		return nil, fmt.Errorf("look up user %d: %w", userID, err)
-	}
-	if !known {
-		return nil, herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", userID)
-	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT p.id, p.title, p.image
 		FROM order_lines o JOIN products p ON p.id = o.product_id
@@ -99,6 +90,18 @@ func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, er
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("products of user %d: %w", userID, err)
+	}
+	if len(out) > 0 {
+		return out, nil // a user with orders is known: no second query
+	}
+	var known bool
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1) OR EXISTS (SELECT 1 FROM order_lines WHERE user_id = ?1)`,
+		userID).Scan(&known); err != nil {
+		return nil, fmt.Errorf("look up user %d: %w", userID, err)
+	}
+	if !known {
+		return nil, herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", userID)
 	}
 	return out, nil
 }
