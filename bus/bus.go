@@ -52,6 +52,16 @@ type Consumer struct {
 	// it starts again from the stream's first event. Set it when the
 	// consumer's store is new and has seen nothing.
 	FromStart bool
+	// StartSeq, if set, is the first stream position a consumer the bus does
+	// not know yet receives; earlier events are skipped. It does not move a
+	// consumer that exists (see FromStart).
+	StartSeq uint64
+	// Ordered delivers one message at a time: the next is delivered only
+	// once this one is acknowledged or dead-lettered, so a failing message
+	// holds back the ones behind it (through its backoff) instead of being
+	// overtaken. Use it for a subscriber that needs stream order; leave it
+	// off for idempotent, order-independent handlers, which then run ahead.
+	Ordered bool
 }
 
 // WithDefaults returns c with unset fields at their defaults.

@@ -17,9 +17,14 @@ const (
 	ShopSubjects   = "shop.>" // every subject of the SHOP stream
 )
 
-// Subject returns the NATS subject an event type travels on: the type without
-// its version suffix ("shop.order.created.v1" → "shop.order.created").
+// Subject returns the NATS subject an event type travels on: for a shop
+// type, the type without its version suffix ("shop.order.created.v1" →
+// "shop.order.created"); for a blog type, BlogSubject's.
 func Subject(typ string) string {
+	switch typ {
+	case PostCreated, CommentCreated, CommentModerated, CommentUpdated:
+		return BlogSubject(typ)
+	}
 	if i := strings.LastIndex(typ, "."); i > 0 && strings.HasPrefix(typ[i+1:], "v") {
 		return typ[:i]
 	}

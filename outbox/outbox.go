@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
@@ -56,10 +55,10 @@ func Pending(ctx context.Context, db *sql.DB) (int, error) {
 }
 
 // Emit records in the outbox, inside tx, a new event of type typ about the
-// entity with the given id and version after the change, from source, with
-// data as its payload.
-func Emit(ctx context.Context, tx *sql.Tx, source, typ string, id, version int64, data any) error {
-	e, err := event.New(source, typ, strconv.FormatInt(id, 10), version, data)
+// entity with the given id (the event's subject) and version after the
+// change, from source, with data as its payload.
+func Emit(ctx context.Context, tx *sql.Tx, source, typ, id string, version int64, data any) error {
+	e, err := event.New(source, typ, id, version, data)
 	if err != nil {
 		return err
 	}

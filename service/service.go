@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/httpapi"
@@ -49,6 +50,16 @@ type Service struct {
 	DB        *sql.DB       // closed by Stop
 	Relay     *outbox.Relay // nil for a service that publishes nothing
 	Consumers []Consumer
+
+	// CORS lets browser pages from any origin call the service's API (the
+	// blog's browser client runs on another port). Off by default.
+	CORS bool
+	// OnStart, if set, runs in Start once the consumers and the relay run,
+	// before HTTP is served; an error fails Start. OnStop runs in Stop after
+	// HTTP has stopped and before the consumers are drained. A service with
+	// work of its own, like the gateway's push subscriptions, hooks it here.
+	OnStart func(ctx context.Context, b bus.Bus) error
+	OnStop  func(ctx context.Context) error
 
 	ln         net.Listener
 	srv        *http.Server
@@ -169,8 +180,25 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			_ = s.Relay.Run(rctx)
 		}()
 	}
+	if s.OnStart != nil {
+		if err := s.OnStart(ctx, b); err != nil {
+			s.stopBackground(ctx)
+			s.ln.Close()
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	var h http.Handler = httpapi.WithProblems(s.Mux)
+	if s.CORS {
+		h = cors.New(cors.Options{
+			AllowedOrigins: []string{"*"},
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowedHeaders: []string{"*"},
+			ExposedHeaders: []string{"Location", "Link"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
 	s.srv = &http.Server{
-		Handler:           httpapi.WithProblems(s.Mux),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -298,16 +326,12 @@ func (s *Service) Stop(ctx context.Context) error {
 		} else if s.ln != nil {
 			s.ln.Close()
 		}
-		errs = append(errs, s.stopConsumers(ctx))
-		if s.stopRelay != nil {
-			s.stopRelay()
-			<-s.relayDone
-			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if _, err := s.Relay.Flush(fctx); err != nil {
-				s.Log.Warn("events left in the outbox; they are published at the next start", "err", err)
+		if s.OnStop != nil {
+			if err := s.OnStop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", s.Name, err))
 			}
-			cancel()
 		}
+		errs = append(errs, s.stopBackground(ctx))
 		if s.DB != nil {
 			if err := s.DB.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close %s database: %w", s.Name, err))
@@ -316,6 +340,23 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.Log.Info("stopped")
 	})
 	return errors.Join(errs...)
+}
+
+// stopBackground drains the consumers, then stops the relay after a last
+// flush.
+func (s *Service) stopBackground(ctx context.Context) error {
+	err := s.stopConsumers(ctx)
+	if s.stopRelay != nil {
+		s.stopRelay()
+		<-s.relayDone
+		s.stopRelay = nil
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if _, err := s.Relay.Flush(fctx); err != nil {
+			s.Log.Warn("events left in the outbox; they are published at the next start", "err", err)
+		}
+		cancel()
+	}
+	return err
 }
 
 func (s *Service) stopConsumers(ctx context.Context) error {

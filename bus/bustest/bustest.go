@@ -66,6 +66,8 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"ReconnectAfterServerRestart", testReconnectAfterServerRestart},
 		{"SubjectFilter", testSubjectFilter},
 		{"LagCountsUnacknowledgedMessages", testLagCountsUnacknowledged},
+		{"OrderedConsumerHoldsBackMessagesBehindAFailure", testOrderedHoldsBack},
+		{"StartSeqSkipsEarlierMessagesOfANewConsumer", testStartSeq},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -570,4 +572,68 @@ func testLagCountsUnacknowledged(t *testing.T, f Fixture) {
 	eventually(t, wait, func() bool { return lag() == n }, func() string { return fmt.Sprintf("lag %d while all %d are unhandled, want %d", lag(), n, n) })
 	close(release)
 	eventually(t, wait, func() bool { return lag() == 0 }, func() string { return fmt.Sprintf("lag %d after every message was handled, want 0", lag()) })
+}
+
+func testOrderedHoldsBack(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	for _, id := range []string{"m1", "m2", "m3", "m4"} {
+		publish(t, f, subject, id, payload(id))
+	}
+	c := consumer(f, "ordered")
+	c.Ordered = true
+	c.MaxDeliver = 100
+	c.Backoff = []time.Duration{20 * time.Millisecond}
+	rec := newRecorder()
+	subscribe(t, f, c, rec.handler(func(_ context.Context, m bus.Message) error {
+		if m.ID == "m2" && m.Attempt < 4 {
+			return fmt.Errorf("m2 fails its first three attempts")
+		}
+		return nil
+	}))
+	rec.waitForAll(t, "m1", "m2", "m3", "m4")
+	// Every delivery, retries included, is in stream order: nothing behind
+	// m2 was delivered while m2 was failing.
+	var got []string
+	for _, m := range rec.all() {
+		got = append(got, m.ID)
+	}
+	want := []string{"m1", "m2", "m2", "m2", "m2", "m3", "m4"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ordered consumer delivered %v, want %v", got, want)
+	}
+}
+
+func testStartSeq(t *testing.T, f Fixture) {
+	subject := f.Subject("a")
+	publish(t, f, subject, "old1", payload("old1"))
+	publish(t, f, subject, "old2", payload("old2"))
+	// Find old2's position through a throwaway consumer.
+	probe := newRecorder()
+	s := subscribe(t, f, consumer(f, "probe"), probe.handler(func(context.Context, bus.Message) error { return nil }))
+	probe.waitForAll(t, "old1", "old2")
+	s.stop(t)
+	last := probe.sequences("old2")[0]
+	publish(t, f, subject, "new1", payload("new1"))
+
+	c := consumer(f, "late")
+	c.StartSeq = last + 1
+	rec := newRecorder()
+	s = subscribe(t, f, c, rec.handler(func(context.Context, bus.Message) error { return nil }))
+	rec.waitForAll(t, "new1")
+	flush(t, f, rec, subject)
+	if ids := rec.ids(); slices.Contains(ids, "old1") || slices.Contains(ids, "old2") {
+		t.Fatalf("consumer starting at %d received %v, want nothing before new1", c.StartSeq, ids)
+	}
+	// Resuming the consumer with another StartSeq does not move it.
+	s.stop(t)
+	publish(t, f, subject, "new2", payload("new2"))
+	c.StartSeq = 1
+	rec2 := newRecorder()
+	rec2.flushes = rec.flushes // flush ids must not repeat: the bus drops them
+	subscribe(t, f, c, rec2.handler(func(context.Context, bus.Message) error { return nil }))
+	rec2.waitForAll(t, "new2")
+	flush(t, f, rec2, subject)
+	if ids := rec2.ids(); slices.Contains(ids, "old1") || slices.Contains(ids, "new1") {
+		t.Fatalf("resumed consumer received %v, want only what came after new1", ids)
+	}
 }

@@ -136,12 +136,49 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 
 // Publish implements bus.Bus. It sets Nats-Msg-Id to id.
 func (b *Bus) Publish(ctx context.Context, subject, id string, payload []byte) error {
+	_, err := b.PublishHeader(ctx, subject, id, nil, payload)
+	return err
+}
+
+// PublishHeader is Publish with extra message headers, which Read returns
+// with the message. It returns the message's stream position; for a
+// duplicate the bus dropped, the position of the copy it kept.
+func (b *Bus) PublishHeader(ctx context.Context, subject, id string, header map[string]string, payload []byte) (uint64, error) {
 	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+	for k, v := range header {
+		msg.Header.Set(k, v)
+	}
+	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+	if err != nil {
 		if isStreamFull(err) {
-			return fmt.Errorf("publish %s: %w: %w", subject, bus.ErrStreamFull, err)
+			return 0, fmt.Errorf("publish %s: %w: %w", subject, bus.ErrStreamFull, err)
 		}
-		return fmt.Errorf("publish %s: %w", subject, err)
+		return 0, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+// LastSeq returns the position of the last message stored in stream, 0 if
+// it is empty.
+func (b *Bus) LastSeq(ctx context.Context, stream string) (uint64, error) {
+	s, err := b.js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// DeleteConsumer removes the durable consumer name of stream and the
+// progress the bus kept for it. A consumer that does not exist is not an
+// error. Stop its subscription first.
+func (b *Bus) DeleteConsumer(ctx context.Context, stream, name string) error {
+	err := b.js.DeleteConsumer(ctx, stream, name)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("delete consumer %s of %s: %w", name, stream, err)
 	}
 	return nil
 }
@@ -185,7 +222,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 			filter = append(slices.Clone(filter), redrive)
 		}
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:        c.Name,
 		Description:    "herald consumer " + c.Name,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -194,7 +231,21 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 		MaxDeliver:     -1, // the client dead-letters after c.MaxDeliver; see handle
 		FilterSubjects: filter,
 		MaxAckPending:  1000,
-	})
+	}
+	if c.Ordered {
+		cfg.MaxAckPending = 1
+	}
+	if c.StartSeq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, c.StartSeq
+	}
+	// Where a consumer starts is fixed when it is created; an existing one
+	// keeps its own.
+	if old, err := b.js.Consumer(ctx, c.Stream, c.Name); err == nil {
+		cfg.DeliverPolicy, cfg.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/heraldev/herald"
@@ -132,7 +133,7 @@ func get(ctx context.Context, q queryer, id int64) (Order, error) {
 }
 
 func emit(ctx context.Context, tx *sql.Tx, typ string, o Order) error {
-	return outbox.Emit(ctx, tx, Source, typ, o.ID, o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
+	return outbox.Emit(ctx, tx, Source, typ, strconv.FormatInt(o.ID, 10), o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
 }
 
 // Subjects are the subjects orders consumes.

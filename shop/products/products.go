@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/heraldev/herald"
@@ -118,7 +119,7 @@ func get(ctx context.Context, q queryer, id int64) (Product, error) {
 }
 
 func emit(ctx context.Context, tx *sql.Tx, typ string, p Product) error {
-	return outbox.Emit(ctx, tx, Source, typ, p.ID, p.Version, event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
+	return outbox.Emit(ctx, tx, Source, typ, strconv.FormatInt(p.ID, 10), p.Version, event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

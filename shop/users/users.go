@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func (s *Service) Create(ctx context.Context, name, email string) (User, error) 
 			u.Name, u.Email, u.Version, u.CreatedAt.Format(time.RFC3339Nano)).Scan(&u.ID); err != nil {
 			return fmt.Errorf("create user: %w", err)
 		}
-		return outbox.Emit(ctx, tx, Source, event.UserCreated, u.ID, u.Version,
+		return outbox.Emit(ctx, tx, Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
 			event.UserCreatedData{ID: u.ID, Name: u.Name, Email: u.Email})
 	})
 	if err != nil {
