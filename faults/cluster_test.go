@@ -135,7 +135,7 @@ func (c *cluster) startServices(opts map[string]svcOpts, names ...string) {
 	}
 	for _, name := range names {
 		p := started[name]
-		addr, err := waitAddr(p, regexp.MustCompile(`(?m)^\s+`+name+`\s+http://(\S+)$`))
+		addr, err := waitAddr(p, regexp.MustCompile(`(?m)^\s+\S+\s+`+name+`\s+http://(\S+)$`))
 		if err == nil {
 			c.mu.Lock()
 			c.addrs[name] = addr

@@ -193,7 +193,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			AllowedOrigins: []string{"*"},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 			AllowedHeaders: []string{"*"},
-			ExposedHeaders: []string{"Location", "Link"},
+			ExposedHeaders: []string{"Location", "Link", "Herald-Event-Id", "Herald-Position", "Herald-Last-Position"},
 			MaxAge:         600,
 		}).Handler(h)
 	}

@@ -140,9 +140,18 @@ func (m *Main) dlqEach(ctx context.Context, b *jetstream.Bus, sel dlqSelect, ver
 }
 
 // serviceOf names the service that owns a consumer: consumers are named
-// "<app>-<service>" after their stream ("shop-query" on SHOP is query).
+// "<app>-<service>" after their stream ("shop-query" on SHOP is query,
+// "blog-query" on BLOG is blog-query), and the gateway's push subscriptions
+// "blog-push-<id>".
 func serviceOf(d bus.DeadLetter) string {
-	return strings.TrimPrefix(d.Consumer, strings.ToLower(d.Stream)+"-")
+	name := strings.TrimPrefix(d.Consumer, strings.ToLower(d.Stream)+"-")
+	switch {
+	case d.Stream == "BLOG" && strings.HasPrefix(name, "push-"):
+		return "gateway"
+	case d.Stream == "BLOG" && name == "query":
+		return "blog-query"
+	}
+	return name
 }
 
 func age(t time.Time) string {

@@ -23,23 +23,35 @@ type cli struct {
 	LogLevel  slog.Level `default:"info" env:"HERALD_LOG_LEVEL" help:"Log level: debug, info, warn or error."`
 	LogFormat string     `default:"text" enum:"text,json" env:"HERALD_LOG_FORMAT" help:"Log format: text or json."`
 
-	Up    upCmd    `cmd:"" help:"Run every shop service and an embedded NATS JetStream bus in one process."`
-	Serve serveCmd `cmd:"" help:"Run the named services only, against an external NATS server (2.10+ with JetStream)."`
+	Up    upCmd    `cmd:"" help:"Run the shop and the blog (or the apps or services named) and an embedded NATS JetStream bus in one process."`
+	Serve serveCmd `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
 	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
 	DLQ   dlqCmd   `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
 }
 
 // serviceFlags are the settings shared by up and serve.
 type serviceFlags struct {
-	Data           string        `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
-	UsersAddr      string        `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
-	ProductsAddr   string        `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
-	OrdersAddr     string        `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
-	QueryAddr      string        `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
-	MaxDeliver     int           `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
-	AckWait        time.Duration `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
-	StopTimeout    time.Duration `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
-	MaxStreamBytes int64         `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
+	Data           string          `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
+	UsersAddr      string          `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
+	ProductsAddr   string          `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
+	OrdersAddr     string          `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
+	QueryAddr      string          `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
+	PostsAddr      string          `default:"127.0.0.1:4000" env:"HERALD_POSTS_ADDR" help:"Listen address of the blog's posts service."`
+	CommentsAddr   string          `default:"127.0.0.1:4001" env:"HERALD_COMMENTS_ADDR" help:"Listen address of the blog's comments service."`
+	BlogQueryAddr  string          `default:"127.0.0.1:4002" env:"HERALD_BLOG_QUERY_ADDR" help:"Listen address of the blog's query service."`
+	ModerationAddr string          `default:"127.0.0.1:4003" env:"HERALD_MODERATION_ADDR" help:"Listen address of the blog's moderation service."`
+	GatewayAddr    string          `default:"127.0.0.1:4005" env:"HERALD_GATEWAY_ADDR" help:"Listen address of the blog bus's HTTP gateway (POST/GET /events, /subscriptions)."`
+	BannedWords    []string        `default:"orange" env:"HERALD_BANNED_WORDS" help:"Words that make moderation reject a comment (comma-separated; case-insensitive)."`
+	Push           []string        `env:"HERALD_PUSH" help:"URLs the gateway POSTs every blog event to, tutorial style (comma-separated), e.g. http://localhost:4006/events."`
+	PushSecret     string          `env:"HERALD_PUSH_SECRET" help:"Standard Webhooks secret (whsec_<base64>) that signs pushes to --push URLs; empty for unsigned."`
+	PushAllow      []string        `default:"loopback" env:"HERALD_PUSH_ALLOW" help:"Where the gateway may push: loopback, private, any, CIDRs, IPs or host names (comma-separated). Link-local and cloud metadata addresses are always refused."`
+	PushTimeout    time.Duration   `default:"10s" env:"HERALD_PUSH_TIMEOUT" help:"How long a push subscriber may take to answer one delivery."`
+	PushMaxDeliver int             `default:"15" env:"HERALD_PUSH_MAX_DELIVER" help:"Attempts at pushing an event before it is dead-lettered (with the default backoff, about 40 minutes of trying)."`
+	PushBackoff    []time.Duration `default:"1s,2s,5s,10s,30s,1m,2m,5m" env:"HERALD_PUSH_BACKOFF" help:"Waits between push attempts (comma-separated; the last repeats)."`
+	MaxDeliver     int             `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
+	AckWait        time.Duration   `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
+	StopTimeout    time.Duration   `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+	MaxStreamBytes int64           `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
 }
 
 type busCmd struct {
@@ -50,23 +62,21 @@ type busCmd struct {
 
 type upCmd struct {
 	serviceFlags
-	NatsListen string `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
-	NoFsync    bool   `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
+	Targets    []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
+	NatsListen string   `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
+	NoFsync    bool     `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
 }
 
 type serveCmd struct {
 	serviceFlags
-	Services []string `arg:"" enum:"users,products,orders,query" help:"Services to run: users, products, orders, query."`
+	Services []string `arg:"" enum:"${targets}" help:"Apps or services to run: shop (users, products, orders, query), blog (posts, comments, moderation, blog-query, gateway)."`
 	NATS     string   `name:"nats" default:"nats://127.0.0.1:4222" env:"HERALD_NATS" help:"URL of the NATS server or cluster (comma-separated URLs)."`
 	Replicas int      `default:"1" env:"HERALD_REPLICAS" help:"Copies of each stream: 1 for one server, 3 for a cluster."`
 }
 
 func main() {
 	var c cli
-	k := kong.Parse(&c,
-		kong.Name("herald"),
-		kong.Description("Event-driven microservices with a query service, on a durable NATS JetStream bus."),
-		kong.UsageOnError())
+	k := kong.Parse(&c, kongOptions()...)
 	log := newLogger(os.Stderr, c.LogLevel, c.LogFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -82,7 +92,7 @@ func main() {
 	}
 	var err error
 	switch k.Command() {
-	case "up":
+	case "up", "up <targets>":
 		err = m.Up(ctx, c.Up)
 	case "serve <services>":
 		err = m.Serve(ctx, c.Serve)
@@ -104,6 +114,16 @@ func main() {
 	if err := m.Close(sctx); err != nil {
 		fmt.Fprintln(os.Stderr, "herald: stop:", err)
 		os.Exit(1)
+	}
+}
+
+// kongOptions configure the command line parser; tests use them too.
+func kongOptions() []kong.Option {
+	return []kong.Option{
+		kong.Name("herald"),
+		kong.Description("Event-driven microservices with a query service, on a durable NATS JetStream bus."),
+		kong.UsageOnError(),
+		kong.Vars{"targets": strings.Join(targetNames(), ",")},
 	}
 }
 

@@ -24,7 +24,10 @@ func testFlags(dir string) serviceFlags {
 	return serviceFlags{
 		Data:      dir,
 		UsersAddr: "127.0.0.1:0", ProductsAddr: "127.0.0.1:0", OrdersAddr: "127.0.0.1:0", QueryAddr: "127.0.0.1:0",
-		MaxDeliver: 3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
+		PostsAddr: "127.0.0.1:0", CommentsAddr: "127.0.0.1:0", BlogQueryAddr: "127.0.0.1:0", ModerationAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		BannedWords: []string{"orange"}, PushAllow: []string{"loopback"}, PushTimeout: 5 * time.Second, PushMaxDeliver: 5,
+		PushBackoff: []time.Duration{50 * time.Millisecond},
+		MaxDeliver:  3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
 	}
 }
 
@@ -192,7 +195,7 @@ func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {
 
 func mustParser(t *testing.T, c *cli) *kong.Kong {
 	t.Helper()
-	p, err := kong.New(c, kong.Name("herald"), kong.Exit(func(int) { t.Fatal("kong tried to exit") }))
+	p, err := kong.New(c, append(kongOptions(), kong.Exit(func(int) { t.Fatal("kong tried to exit") }))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/service"
-	"github.com/heraldev/herald/shop"
 )
 
 // Main runs a set of services and, for up, the embedded bus. Tests drive it
@@ -26,6 +25,7 @@ type Main struct {
 	nc          *nats.Conn
 	bus         *jetstream.Bus
 	services    []*service.Service
+	apps        []string // the app of each service
 	stopTimeout time.Duration
 }
 
@@ -62,9 +62,13 @@ func (m *Main) startServer(data, listen string, noFsync bool) (*jetstream.Server
 }
 
 // Up starts the embedded NATS server with its storage in <data>/nats and
-// every shop service. It returns once all are ready; on error it stops what
-// it started.
+// the apps or services c names (the shop and the blog if none). It returns
+// once all are ready; on error it stops what it started.
 func (m *Main) Up(ctx context.Context, c upCmd) error {
+	targets, err := resolve(c.Targets)
+	if err != nil {
+		return err
+	}
 	srv, err := m.startServer(c.Data, c.NatsListen, c.NoFsync)
 	if err != nil {
 		return err
@@ -75,7 +79,7 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 		return err
 	}
 	m.nc = nc
-	if err := m.start(ctx, nc, c.serviceFlags, shop.Services, 1); err != nil {
+	if err := m.start(ctx, nc, c.serviceFlags, targets, 1); err != nil {
 		m.Close(ctx)
 		return err
 	}
@@ -88,17 +92,21 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 	return nil
 }
 
-// Serve starts the named services against the NATS server at c.NATS.
+// Serve starts the named apps or services against the NATS server at c.NATS.
 func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	if len(c.Services) == 0 {
-		return errors.New("name at least one service to serve")
+		return errors.New("name at least one app or service to serve")
+	}
+	targets, err := resolve(c.Services)
+	if err != nil {
+		return err
 	}
 	nc, err := nats.Connect(c.NATS, jetstream.ClientOptions("herald serve", m.Log)...)
 	if err != nil {
 		return fmt.Errorf("connect to nats at %s: %w; is it running? set --nats (HERALD_NATS)", c.NATS, err)
 	}
 	m.nc = nc
-	if err := m.start(ctx, nc, c.serviceFlags, c.Services, c.Replicas); err != nil {
+	if err := m.start(ctx, nc, c.serviceFlags, targets, c.Replicas); err != nil {
 		m.Close(ctx)
 		return err
 	}
@@ -107,7 +115,7 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	return nil
 }
 
-func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names []string, replicas int) error {
+func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []target, replicas int) error {
 	m.stopTimeout = f.StopTimeout
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second
@@ -122,33 +130,16 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names [
 	if err := b.Check(sctx); err != nil {
 		return err
 	}
-	if err := b.EnsureStream(sctx, shop.Stream, shop.StreamSubjects); err != nil {
+	if err := ensureStreams(sctx, b, targets); err != nil {
 		return err
 	}
-	addrs := map[string][2]string{
-		"users":    {f.UsersAddr, "--users-addr (HERALD_USERS_ADDR)"},
-		"products": {f.ProductsAddr, "--products-addr (HERALD_PRODUCTS_ADDR)"},
-		"orders":   {f.OrdersAddr, "--orders-addr (HERALD_ORDERS_ADDR)"},
-		"query":    {f.QueryAddr, "--query-addr (HERALD_QUERY_ADDR)"},
-	}
-	seen := map[string]bool{}
-	for _, name := range names {
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		a, ok := addrs[name]
-		if !ok {
-			return fmt.Errorf("unknown service %q (want one of %v)", name, shop.Services)
-		}
-		s, err := shop.Build(sctx, name, shop.Config{
-			DataDir: f.Data, Addr: a[0], AddrFlag: a[1], Logger: m.Log,
-			MaxDeliver: f.MaxDeliver, AckWait: f.AckWait,
-		}, b)
+	for _, t := range targets {
+		s, err := m.build(sctx, t, f, b)
 		if err != nil {
 			return err
 		}
 		m.services = append(m.services, s)
+		m.apps = append(m.apps, t.app)
 		if err := s.Listen(); err != nil {
 			return err
 		}
@@ -162,8 +153,8 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, names [
 }
 
 func (m *Main) printURLs() {
-	for _, s := range m.services {
-		fmt.Fprintf(m.Out, "  %-9s %s\n", s.Name, s.URL())
+	for i, s := range m.services {
+		fmt.Fprintf(m.Out, "  %-4s  %-10s  %s\n", m.apps[i], s.Name, s.URL())
 	}
 }
 

@@ -31,7 +31,7 @@ type process struct {
 
 func startUp(t *testing.T, dir string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "up", "--data", dir, "--nats-listen", "",
+	cmd := exec.Command(os.Args[0], "up", "shop", "--data", dir, "--nats-listen", "",
 		"--users-addr", "127.0.0.1:0", "--products-addr", "127.0.0.1:0",
 		"--orders-addr", "127.0.0.1:0", "--query-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "HERALD_TEST_RUN_MAIN=1")
@@ -48,8 +48,8 @@ func startUp(t *testing.T, dir string) *process {
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		line := lines.Text()
-		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[1], "http://") {
-			p.urls[f[0]] = f[1]
+		if f := strings.Fields(line); len(f) == 3 && strings.HasPrefix(f[2], "http://") {
+			p.urls[f[1]] = f[2] // app, service, URL
 		}
 		if strings.HasPrefix(line, "Press Ctrl-C") {
 			break

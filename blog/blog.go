@@ -1,0 +1,140 @@
+// Package blog wires the blog's four services (posts, comments, moderation
+// and blog-query), each on its own SQLite database, onto the service runtime.
+// They reproduce the well-known "blog with posts, comments, moderation and
+// query" microservices tutorial: the same routes, JSON shapes and event
+// names, so its browser client and its services work with Herald's.
+// `herald up`, `herald serve` and the end-to-end tests all build services
+// here.
+package blog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldev/herald/blog/comments"
+	"github.com/heraldev/herald/blog/moderation"
+	"github.com/heraldev/herald/blog/posts"
+	"github.com/heraldev/herald/blog/query"
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/httpapi"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/service"
+	"github.com/heraldev/herald/store"
+)
+
+// Stream is the JetStream stream that carries every blog event.
+const Stream = event.BlogStream
+
+// StreamSubjects are the subjects Stream holds.
+const StreamSubjects = event.BlogSubjects
+
+// Services are the blog's service names, in start order.
+var Services = []string{"posts", "comments", "moderation", "blog-query"}
+
+// Config configures one blog service.
+type Config struct {
+	// DataDir holds the service's database, <DataDir>/blog-<name>.db
+	// (blog-posts.db, blog-comments.db, blog-moderation.db, blog-query.db).
+	DataDir  string
+	Addr     string // listen address
+	AddrFlag string // the flag that sets Addr, for error messages
+	Logger   *slog.Logger
+	// Consumer settings for services that consume (comments, moderation,
+	// blog-query); zero values take bus.Consumer's defaults.
+	MaxDeliver int
+	Backoff    []time.Duration
+	AckWait    time.Duration
+	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
+	// failures; production leaves it nil.
+	Wrap func(bus.Handler) bus.Handler
+	// BannedWords are the words that make moderation reject a comment
+	// (case-insensitive substring match). Nil or empty means
+	// moderation.DefaultBannedWords, ["orange"]; a blank word is an error.
+	BannedWords []string
+}
+
+// Build opens the named service's database and returns the service, ready to
+// Listen and Start. pub is where its outbox relay publishes. An unknown name
+// or a blank banned word is an error, and nothing is opened.
+func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (*service.Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var migrations []string
+	switch name {
+	case "posts":
+		migrations = posts.Migrations
+	case "comments":
+		migrations = comments.Migrations
+	case "moderation":
+		migrations = moderation.Migrations
+	case "blog-query":
+		migrations = query.Migrations
+	default:
+		return nil, fmt.Errorf("unknown blog service %q (want one of %v)", name, Services)
+	}
+	var mod *moderation.Moderator
+	if name == "moderation" {
+		var err error
+		if mod, err = moderation.New(cfg.BannedWords); err != nil {
+			return nil, fmt.Errorf("moderation: %w", err)
+		}
+	}
+
+	// Files and consumers are named blog-<name>: blog-posts.db, blog-query.db.
+	base := "blog-" + strings.TrimPrefix(name, "blog-")
+	s := service.New(name, cfg.Logger)
+	s.Addr, s.AddrFlag = cfg.Addr, cfg.AddrFlag
+	s.CORS = true // the tutorial's browser client runs on another port
+	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, base+".db"), migrations)
+	if err != nil {
+		return nil, fmt.Errorf("open %s db: %w", name, err)
+	}
+	s.DB = db
+
+	reg := event.Blog()
+	consumer := func(subjects []string, h bus.Handler) service.Consumer {
+		if cfg.Wrap != nil {
+			h = cfg.Wrap(h)
+		}
+		return service.Consumer{Handler: h, Consumer: bus.Consumer{
+			Name: base, Stream: Stream, Subjects: subjects,
+			MaxDeliver: cfg.MaxDeliver, Backoff: cfg.Backoff, AckWait: cfg.AckWait,
+		}}
+	}
+	switch name {
+	case "posts":
+		s.Relay = outbox.NewRelay(db, pub, s.Log)
+		posts.Register(httpapi.NewAPI(s.Mux, "Herald blog posts", "1.0.0"), posts.New(db, s.Relay), s.Log)
+	case "comments":
+		s.Relay = outbox.NewRelay(db, pub, s.Log)
+		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, s.Relay), s.Log)
+		s.Consumers = append(s.Consumers, consumer(comments.Subjects, thenNotify(s.Relay, s.Apply(reg, comments.Apply))))
+	case "moderation":
+		s.Relay = outbox.NewRelay(db, pub, s.Log)
+		s.Consumers = append(s.Consumers, consumer(moderation.Subjects, thenNotify(s.Relay, s.Apply(reg, mod.Apply))))
+	case "blog-query":
+		query.Register(httpapi.NewAPI(s.Mux, "Herald blog query", "1.0.0"), query.New(db), s.Log)
+		s.Consumers = append(s.Consumers, consumer(query.Subjects, s.Apply(reg, query.Apply)))
+	}
+	return s, nil
+}
+
+// thenNotify wakes relay after h has handled a message, so the events h's
+// transaction committed to the outbox are published at once instead of at
+// the relay's next poll. A failed or duplicate message wakes it needlessly,
+// which is harmless.
+func thenNotify(relay *outbox.Relay, h bus.Handler) bus.Handler {
+	return func(ctx context.Context, m bus.Message) error {
+		err := h(ctx, m)
+		if err == nil {
+			relay.Notify()
+		}
+		return err
+	}
+}

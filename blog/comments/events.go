@@ -1,0 +1,67 @@
+package comments
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/outbox"
+)
+
+// Subjects are the subjects comments consumes.
+var Subjects = []string{event.Subject(event.PostCreated), event.Subject(event.CommentModerated)}
+
+// Apply folds one validated event into the comments database inside tx, the
+// transaction that records the event as processed:
+//
+//   - PostCreated adds the post's id to comments' own copy (again: no change).
+//   - CommentModerated sets the comment's status to the decided one, bumps
+//     its version and emits CommentUpdated {id, postId, content, status} with
+//     that version, in tx. A decision equal to the current status changes
+//     nothing and emits nothing. A comment comments does not have is an
+//     error, so the event is retried and then dead-lettered, never dropped.
+//
+// Call the relay's Notify once tx has committed. Other types are ignored.
+func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
+	switch e.Type {
+	case event.PostCreated:
+		d, err := event.Decode[event.PostData](e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO known_posts (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID); err != nil {
+			return fmt.Errorf("record post %s: %w", d.ID, err)
+		}
+		return nil
+	case event.CommentModerated:
+		d, err := event.Decode[event.CommentData](e)
+		if err != nil {
+			return err
+		}
+		return moderated(ctx, tx, d)
+	}
+	return nil
+}
+
+func moderated(ctx context.Context, tx *sql.Tx, d event.CommentData) error {
+	c := event.CommentData{ID: d.ID}
+	var version int64
+	err := tx.QueryRowContext(ctx, `SELECT post_id, content, status, version FROM comments WHERE id = ?`, d.ID).
+		Scan(&c.PostID, &c.Content, &c.Status, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("comment %s (post %s) is not known to the comments service", d.ID, d.PostID)
+	}
+	if err != nil {
+		return fmt.Errorf("look up comment %s: %w", d.ID, err)
+	}
+	if c.Status == d.Status {
+		return nil
+	}
+	c.Status, version = d.Status, version+1
+	if _, err := tx.ExecContext(ctx, `UPDATE comments SET status = ?, version = ? WHERE id = ?`, c.Status, version, c.ID); err != nil {
+		return fmt.Errorf("update comment %s: %w", c.ID, err)
+	}
+	return outbox.Emit(ctx, tx, Source, event.CommentUpdated, c.ID, version, c)
+}
