@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 // badRow is one request a blog service must refuse: with the exact status, as
@@ -94,7 +96,7 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 			if ct == "" && r.body != "" {
 				ct = "application/json"
 			}
-			code, h, raw := send(t, r.method, s[r.svc].URL()+r.path, ct, strings.NewReader(r.body))
+			code, h, raw := testenv.Send(t, r.method, s[r.svc].URL()+r.path, ct, strings.NewReader(r.body))
 			show := fmt.Sprintf("%s %.80s: %.400s", r.method, r.path, raw)
 			if code != r.status {
 				t.Errorf("status %d, want %d; %s", code, r.status, show)
@@ -129,9 +131,9 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		}
 	}
 	var ps map[string]post
-	mustDo(t, http.StatusOK, "GET", s["posts"].URL()+"/posts", nil, &ps)
+	testenv.MustDo(t, http.StatusOK, "GET", s["posts"].URL()+"/posts", nil, &ps)
 	var cs []comment
-	mustDo(t, http.StatusOK, "GET", commentsURL(s["comments"], postID), nil, &cs)
+	testenv.MustDo(t, http.StatusOK, "GET", commentsURL(s["comments"], postID), nil, &cs)
 	if len(ps) != 1 || len(cs) != 1 {
 		t.Errorf("after bad input: %d posts, %d comments; want the setup's 1 and 1", len(ps), len(cs))
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 func TestBlogFlowEndToEnd(t *testing.T) {
@@ -26,13 +27,13 @@ func TestBlogFlowEndToEnd(t *testing.T) {
 		}
 	}
 
-	code, h, raw := send(t, "POST", s["posts"].URL()+"/posts", "application/json", strings.NewReader(`{"title":"Herald"}`))
+	code, h, raw := testenv.Send(t, "POST", s["posts"].URL()+"/posts", "application/json", strings.NewReader(`{"title":"Herald"}`))
 	if code != http.StatusCreated {
 		t.Fatalf("create post: %d %s", code, raw)
 	}
 	var created post
 	var listed map[string]post
-	do(t, "GET", s["posts"].URL()+"/posts", nil, &listed)
+	testenv.Do(t, "GET", s["posts"].URL()+"/posts", nil, &listed)
 	for id := range listed {
 		created = listed[id]
 	}
@@ -40,7 +41,7 @@ func TestBlogFlowEndToEnd(t *testing.T) {
 		t.Fatalf("posts lists %v after one create (Location %q)", listed, h.Get("Location"))
 	}
 	postID := created.ID
-	mustDo(t, http.StatusOK, "GET", s["posts"].URL()+"/posts/"+postID, nil, nil)
+	testenv.MustDo(t, http.StatusOK, "GET", s["posts"].URL()+"/posts/"+postID, nil, nil)
 
 	nice := addComment(t, s["comments"], postID, "nice post")
 	juice := addComment(t, s["comments"], postID, "I like orange juice")
@@ -52,7 +53,7 @@ func TestBlogFlowEndToEnd(t *testing.T) {
 	// By the time the query service shows a status, comments has it too:
 	// it committed the change with the CommentUpdated event.
 	var got []comment
-	mustDo(t, http.StatusOK, "GET", commentsURL(s["comments"], postID), nil, &got)
+	testenv.MustDo(t, http.StatusOK, "GET", commentsURL(s["comments"], postID), nil, &got)
 	if render(t, got) != render(t, want) {
 		t.Fatalf("comments shows %v, want %v", got, want)
 	}
@@ -132,7 +133,7 @@ func TestQueryAnswersWhilePostsCommentsAndModerationAreDown(t *testing.T) {
 	want := blogHistory(t, s)
 
 	for _, name := range []string{"posts", "comments", "moderation"} {
-		s[name].stop()
+		s[name].MustStop()
 		if resp, err := http.Get(s[name].URL() + "/livez"); err == nil {
 			resp.Body.Close()
 			t.Fatalf("%s still answers after stop", name)
@@ -141,7 +142,7 @@ func TestQueryAnswersWhilePostsCommentsAndModerationAreDown(t *testing.T) {
 	if code, got := view(t, s["blog-query"]); code != http.StatusOK || got != render(t, want) {
 		t.Fatalf("with the writers down: %d %s\nwant %s", code, got, render(t, want))
 	}
-	mustDo(t, http.StatusOK, "GET", s["blog-query"].URL()+"/readyz", nil, nil)
+	testenv.MustDo(t, http.StatusOK, "GET", s["blog-query"].URL()+"/readyz", nil, nil)
 }
 
 func TestNewQueryServiceBuildsViewFromHistory(t *testing.T) {
@@ -149,7 +150,7 @@ func TestNewQueryServiceBuildsViewFromHistory(t *testing.T) {
 	s := e.startAll()
 	want := blogHistory(t, s)
 	before := dump(t, s["blog-query"].DB)
-	s["blog-query"].stop()
+	s["blog-query"].MustStop()
 
 	fresh := e.start("blog-query", withDataDir(t.TempDir())) // empty database, same consumer name
 	waitView(t, fresh, want)
@@ -193,7 +194,7 @@ func TestEveryEventDeliveredTwiceAndShuffledGivesSameView(t *testing.T) {
 			"moderation": perType[event.CommentCreated],
 			"blog-query": perType[event.PostCreated] + perType[event.CommentCreated] + perType[event.CommentUpdated],
 		}
-		eventually(t, 15*time.Second, func() error {
+		testenv.Eventually(t, 15*time.Second, func() error {
 			for name, n := range wantDups {
 				if got := s[name].Duplicates(); got != n {
 					return fmt.Errorf("%s absorbed %d duplicates, want %d (one per republished event it consumes)", name, got, n)
@@ -233,7 +234,7 @@ func TestEveryEventDeliveredTwiceAndShuffledGivesSameView(t *testing.T) {
 				}
 			}
 			query := shuffled.start("blog-query")
-			eventually(t, 20*time.Second, func() error {
+			testenv.Eventually(t, 20*time.Second, func() error {
 				var n int
 				if err := query.DB.QueryRow(`SELECT count(*) FROM processed_events`).Scan(&n); err != nil {
 					return err
@@ -270,7 +271,7 @@ func TestCommentOnUnknownPostIs404AndPublishesNothing(t *testing.T) {
 		{"GET", "", ""},
 	} {
 		method := r.method
-		code, h, raw := send(t, method, commentsURL(s["comments"], "no-such-post"), r.contentType, strings.NewReader(r.body))
+		code, h, raw := testenv.Send(t, method, commentsURL(s["comments"], "no-such-post"), r.contentType, strings.NewReader(r.body))
 		if code != http.StatusNotFound || !strings.HasPrefix(h.Get("Content-Type"), "application/problem+json") ||
 			!strings.Contains(string(raw), "post no-such-post is not known to the comments service; if it was just created, retry in a moment") {
 			t.Fatalf("%s on an unknown post: %d %s %s", method, code, h.Get("Content-Type"), raw)
@@ -301,7 +302,7 @@ func TestModerationOfUnknownCommentIsDeadLettered(t *testing.T) {
 	if err := e.bus.Publish(context.Background(), event.Subject(event.CommentModerated), bogus.ID, raw); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		dead, err := e.bus.DeadLetters(context.Background(), "blog-comments")
 		if err != nil {
 			return err
@@ -331,12 +332,12 @@ func TestBrowserOnAnotherOriginMayCallEveryService(t *testing.T) {
 	for name, path := range map[string]string{
 		"posts": "/posts", "comments": "/posts/x/comments", "blog-query": "/posts", "moderation": "/livez",
 	} {
-		code, h, _ := send(t, "OPTIONS", s[name].URL()+path, "", nil,
+		code, h, _ := testenv.Send(t, "OPTIONS", s[name].URL()+path, "", nil,
 			"Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
 		if code >= 300 || h.Get("Access-Control-Allow-Origin") == "" {
 			t.Errorf("%s preflight of %s: status %d, Access-Control-Allow-Origin %q", name, path, code, h.Get("Access-Control-Allow-Origin"))
 		}
-		_, h, _ = send(t, "GET", s[name].URL()+path, "", nil, "Origin", origin)
+		_, h, _ = testenv.Send(t, "GET", s[name].URL()+path, "", nil, "Origin", origin)
 		if got := h.Get("Access-Control-Allow-Origin"); got != "*" && got != origin {
 			t.Errorf("%s GET %s with Origin: Access-Control-Allow-Origin %q", name, path, got)
 		}
@@ -381,13 +382,13 @@ func TestRebuiltModerationDecidesAgainAndChangesNoComment(t *testing.T) {
 	s := e.startAll()
 	want := blogHistory(t, s)
 	history := settledEvents(t, e, s)
-	s["moderation"].stop()
+	s["moderation"].MustStop()
 
 	// An empty moderation database replays every CommentCreated and decides
 	// each comment again, alike: comments applies the four new decisions and
 	// changes nothing.
 	s["moderation"] = e.start("moderation", withDataDir(t.TempDir()))
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		if n := len(settledEvents(t, e, s)) - len(history); n != 4 {
 			return fmt.Errorf("%d new decisions, want 4", n)
 		}

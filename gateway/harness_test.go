@@ -20,6 +20,7 @@ import (
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/gateway"
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/service"
 )
 
@@ -29,9 +30,9 @@ type env struct {
 	t   *testing.T
 	dir string
 	cfg gateway.Config
-	srv *jetstream.Server
-	nc  *nats.Conn
-	bus *jetstream.Bus
+	js  *testenv.NATS
+	nc  *nats.Conn     // js.Conn
+	bus *jetstream.Bus // js.Bus
 	gw  *service.Service
 }
 
@@ -60,32 +61,19 @@ func newEnv(t *testing.T, opts ...func(*gateway.Config)) *env {
 	return e
 }
 
+// startNATS starts NATS on e.dir/nats. It is stopped by stopNATS, not by
+// the test's cleanup: the gateway must stop first, and restart starts NATS
+// again.
 func (e *env) startNATS() {
 	e.t.Helper()
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{Dir: filepath.Join(e.dir, "nats")})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		srv.Shutdown()
-		e.t.Fatal(err)
-	}
-	b, err := jetstream.New(nc, jetstream.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := b.EnsureStream(context.Background(), event.BlogStream, event.BlogSubjects); err != nil {
-		e.t.Fatal(err)
-	}
-	e.srv, e.nc, e.bus = srv, nc, b
+	e.js = testenv.StartNATS(e.t, filepath.Join(e.dir, "nats"), testenv.Stream{Name: event.BlogStream, Subjects: []string{event.BlogSubjects}})
+	e.nc, e.bus = e.js.Conn, e.js.Bus
 }
 
 func (e *env) stopNATS() {
-	if e.srv != nil {
-		e.nc.Close()
-		e.srv.Shutdown()
-		e.srv = nil
+	if e.js != nil {
+		e.js.Close()
+		e.js = nil
 	}
 }
 
@@ -145,30 +133,20 @@ type answer struct {
 
 func (a answer) String() string { return fmt.Sprintf("%d %s", a.code, a.body) }
 
-// send makes one request; headers may set Content-Type ("" leaves it out).
+// send makes one request with body ("" sends none); headers may set
+// Content-Type, which is otherwise left out.
 func send(t *testing.T, method, url string, headers map[string]string, body string) answer {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var pairs []string
 	for k, v := range headers {
-		req.Header.Set(k, v)
+		pairs = append(pairs, k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{resp.StatusCode, resp.Header, raw}
+	code, h, raw := testenv.Send(t, method, url, "", r, pairs...)
+	return answer{code, h, raw}
 }
 
 func jsonCT(ct string) map[string]string { return map[string]string{"Content-Type": ct} }
@@ -332,32 +310,13 @@ func (s *subscriber) ok() []delivery {
 func (s *subscriber) waitOK(n int) []delivery {
 	s.t.Helper()
 	var got []delivery
-	eventually(s.t, 20*time.Second, func() error {
+	testenv.Eventually(s.t, 20*time.Second, func() error {
 		if got = s.ok(); len(got) < n {
 			return fmt.Errorf("%d of %d deliveries acknowledged", len(got), n)
 		}
 		return nil
 	})
 	return got
-}
-
-// eventually polls f until it returns nil, failing the test with f's last
-// error at the deadline.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	wait := 5 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %v", timeout, err)
-		}
-		time.Sleep(wait) // polling interval, not a stand-in for synchronisation
-		wait = min(wait*2, 100*time.Millisecond)
-	}
 }
 
 // tutorialBody decodes a tutorial-format delivery or history element.

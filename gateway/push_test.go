@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/gateway"
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 // testSecret is a Standard Webhooks secret: whsec_ and 32 random bytes.
@@ -87,7 +88,7 @@ func TestPushDeliversEveryEventInOrderInBothFormats(t *testing.T) {
 		}
 		verify(t, testSecret, d) // an API subscription without a secret takes --push-secret
 	}
-	eventually(t, 5*time.Second, func() error { // nothing more arrives for the filtered one
+	testenv.Eventually(t, 5*time.Second, func() error { // nothing more arrives for the filtered one
 		if n := len(comments.all()); n != 3 {
 			return fmt.Errorf("%d deliveries", n)
 		}
@@ -171,7 +172,7 @@ func TestAlwaysFailingEventIsDeadLetteredAndLaterEventsFlow(t *testing.T) {
 	if postID(t, got[0].body) != "0" || postID(t, got[1].body) != "2" {
 		t.Fatalf("delivered %s then %s", got[0].body, got[1].body)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		letters, err := e.bus.DeadLetters(context.Background(), "blog-push-"+s.ID)
 		if err != nil || len(letters) != 1 {
 			return fmt.Errorf("dead letters %v, %v", letters, err)
@@ -186,7 +187,7 @@ func TestAlwaysFailingEventIsDeadLetteredAndLaterEventsFlow(t *testing.T) {
 	if n := len(sub.all()); n != 5 {
 		t.Errorf("%d requests, want 3 attempts at the poison and 2 deliveries", n)
 	}
-	eventually(t, 5*time.Second, func() error { // counted once the answer is read, just after the subscriber saw it
+	testenv.Eventually(t, 5*time.Second, func() error { // counted once the answer is read, just after the subscriber saw it
 		metrics := string(send(t, "GET", e.url("/metrics"), nil, "").body)
 		for _, want := range []string{
 			fmt.Sprintf(`herald_gateway_push_deliveries_total{result="ok",subscription=%q} 2`, s.ID),
@@ -211,7 +212,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	e := newEnv(t, func(c *gateway.Config) { c.MaxDeliver = 2 })
 	s := e.subscribe(map[string]any{"url": redirector.url()})
 	e.postEvent(tutorial("0"))
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		letters, err := e.bus.DeadLetters(context.Background(), "blog-push-"+s.ID)
 		if err != nil || len(letters) != 1 || !strings.Contains(letters[0].Error, "307") || !strings.Contains(letters[0].Error, "not followed") {
 			return fmt.Errorf("dead letters %+v, %v", letters, err)

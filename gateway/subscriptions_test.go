@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/gateway"
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 // consumerGone fails the test if the BLOG stream still has consumer name.
@@ -62,7 +63,7 @@ func TestSubscriptionAPICreatesListsGetsAndDeletes(t *testing.T) {
 	var list struct {
 		Subscriptions []gateway.SubscriptionView `json:"subscriptions"`
 	}
-	eventually(t, 5*time.Second, func() error {
+	testenv.Eventually(t, 5*time.Second, func() error {
 		a := send(t, "GET", e.url("/subscriptions"), nil, "")
 		json.Unmarshal(a.body, &list)
 		if a.code != 200 || len(list.Subscriptions) != 1 || list.Subscriptions[0].ID != s.ID || list.Subscriptions[0].Pending != 0 {

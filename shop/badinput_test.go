@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/outbox"
 )
 
@@ -61,7 +62,7 @@ func doRaw(t *testing.T, method, url, contentType string, body any) (int, http.H
 	default:
 		t.Fatalf("send: body must be nil, a string or []byte, not %T", body)
 	}
-	return send(t, method, url, contentType, r)
+	return testenv.Send(t, method, url, contentType, r)
 }
 
 // eventCounts is how many events the write services have: in the stream, and
@@ -85,7 +86,7 @@ func eventCounts(t *testing.T, e *env, s map[string]*svc) (stream int, pending m
 func settledEvents(t *testing.T, e *env, s map[string]*svc) int {
 	t.Helper()
 	var n int
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		stream, pending := eventCounts(t, e, s)
 		for name, p := range pending {
 			if p != 0 {
@@ -108,7 +109,7 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 	prod := createProduct(t, s["products"], "lamp", "lamp.png")
 	order := placeOrder(t, s["orders"], user, prod)
 	const before = 3 // user created, product created, order created
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		if n := settledEvents(t, e, s); n != before {
 			return fmt.Errorf("stream has %d events, want %d", n, before)
 		}
@@ -297,18 +298,18 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		{"products", fmt.Sprintf("/products/%d", prod+1)},
 		{"orders", fmt.Sprintf("/orders/%d", order+1)},
 	} {
-		mustDo(t, http.StatusNotFound, "GET", s[p.svc].URL()+p.path, nil, nil)
+		testenv.MustDo(t, http.StatusNotFound, "GET", s[p.svc].URL()+p.path, nil, nil)
 	}
 	// The setup's product and order are as they were.
 	var pr product
-	mustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/products/%d", s["products"].URL(), prod), nil, &pr)
+	testenv.MustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/products/%d", s["products"].URL(), prod), nil, &pr)
 	if want := (product{ID: prod, Title: "lamp", Image: "lamp.png"}); pr != want {
 		t.Errorf("product is %+v after bad input, want %+v", pr, want)
 	}
 	var o struct {
 		Status string `json:"status"`
 	}
-	mustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/orders/%d", s["orders"].URL(), order), nil, &o)
+	testenv.MustDo(t, http.StatusOK, "GET", fmt.Sprintf("%s/orders/%d", s["orders"].URL(), order), nil, &o)
 	if o.Status != "placed" {
 		t.Errorf("order status %q after bad input, want placed", o.Status)
 	}

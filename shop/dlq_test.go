@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 // buggyUntilFixed fails every message containing "poison" until fixed is set,
@@ -37,7 +38,7 @@ func buggyUntilFixed(fixed *atomic.Bool, applied *atomic.Int32) func(bus.Handler
 func waitDeadLetters(t *testing.T, e *env, consumer string, n int) []bus.DeadLetter {
 	t.Helper()
 	var dead []bus.DeadLetter
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		var err error
 		if dead, err = e.bus.DeadLetters(context.Background(), consumer); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/outbox"
 	"github.com/heraldev/herald/shop"
 )
@@ -40,8 +41,8 @@ func TestFullStreamRefusesWritesWith503UntilTheLimitIsRaised(t *testing.T) {
 
 	created := 0
 	var refusal string
-	eventually(t, 20*time.Second, func() error {
-		code, raw := do(t, "POST", users.URL()+"/users",
+	testenv.Eventually(t, 20*time.Second, func() error {
+		code, raw := testenv.Do(t, "POST", users.URL()+"/users",
 			map[string]string{"name": "Full", "email": fmt.Sprintf("full%d@example.com", created)}, nil)
 		switch code {
 		case http.StatusCreated:
@@ -67,7 +68,7 @@ func TestFullStreamRefusesWritesWith503UntilTheLimitIsRaised(t *testing.T) {
 	}
 
 	e.setStreamLimit(0) // an operator raises the limit
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		n, err := outbox.Pending(context.Background(), users.DB)
 		if err == nil && n != 0 {
 			err = fmt.Errorf("%d events still in the outbox", n)
@@ -77,8 +78,8 @@ func TestFullStreamRefusesWritesWith503UntilTheLimitIsRaised(t *testing.T) {
 	if n := len(e.events()); n != created {
 		t.Fatalf("%d events stored for %d acknowledged writes", n, created)
 	}
-	eventually(t, 20*time.Second, func() error {
-		if code, raw := do(t, "POST", users.URL()+"/users", map[string]string{"name": "After", "email": "after@example.com"}, nil); code != http.StatusCreated {
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "After", "email": "after@example.com"}, nil); code != http.StatusCreated {
 			return fmt.Errorf("status %d: %s", code, raw)
 		}
 		return nil

@@ -1,15 +1,11 @@
 package shop_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/shop"
 )
 
@@ -22,33 +18,6 @@ func TestOpenAPIDescriptionsAreCurrent(t *testing.T) {
 	e := newEnv(t)
 	for _, name := range shop.Services {
 		s := e.start(name)
-		resp, err := http.Get(s.URL() + "/openapi.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s /openapi.json: %d %v", name, resp.StatusCode, err)
-		}
-		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, raw, "", "  "); err != nil {
-			t.Fatal(err)
-		}
-		pretty.WriteByte('\n')
-		path := filepath.Join("..", "api", "shop-"+name+".json")
-		if *update {
-			if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./shop -run OpenAPI -update)", err)
-		}
-		if !bytes.Equal(pretty.Bytes(), want) {
-			t.Errorf("%s serves an OpenAPI description that differs from %s; run go test ./shop -run OpenAPI -update and commit", name, path)
-		}
+		testenv.CheckOpenAPI(t, s.URL(), filepath.Join("..", "api", "shop-"+name+".json"), *update)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/internal/testenv"
 )
 
 func TestUnregisteredOrInvalidEventsAreNeverApplied(t *testing.T) {
@@ -37,7 +38,7 @@ func TestUnregisteredOrInvalidEventsAreNeverApplied(t *testing.T) {
 			t.Errorf("dead letter %d after %d attempts, want 3", d.Seq, d.Attempts)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		var n int
 		if err := query.DB.QueryRow(`SELECT count(*) FROM products WHERE id = 8`).Scan(&n); err != nil || n != 1 {
 			return fmt.Errorf("the valid event after the bad ones is not applied (%d, %v)", n, err)

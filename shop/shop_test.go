@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/outbox"
 )
 
@@ -68,9 +69,9 @@ func shopHistory(t *testing.T, s map[string]*svc) map[int64][]product {
 	placeOrder(t, s["orders"], ann, hat) // hat again: shown once, now newest
 	cancelled := placeOrder(t, s["orders"], bob, pen)
 	placeOrder(t, s["orders"], bob, mug)
-	mustDo(t, http.StatusOK, "DELETE", fmt.Sprintf("%s/orders/%d", s["orders"].URL(), cancelled), nil, nil)
-	mustDo(t, http.StatusOK, "PUT", fmt.Sprintf("%s/products/%d", s["products"].URL(), mug), map[string]string{"title": "big mug"}, nil)
-	mustDo(t, http.StatusOK, "PUT", fmt.Sprintf("%s/products/%d", s["products"].URL(), mug), map[string]string{"image": "big-mug.png"}, nil)
+	testenv.MustDo(t, http.StatusOK, "DELETE", fmt.Sprintf("%s/orders/%d", s["orders"].URL(), cancelled), nil, nil)
+	testenv.MustDo(t, http.StatusOK, "PUT", fmt.Sprintf("%s/products/%d", s["products"].URL(), mug), map[string]string{"title": "big mug"}, nil)
+	testenv.MustDo(t, http.StatusOK, "PUT", fmt.Sprintf("%s/products/%d", s["products"].URL(), mug), map[string]string{"image": "big-mug.png"}, nil)
 
 	bigMug := product{ID: mug, Title: "big mug", Image: "big-mug.png"}
 	return map[int64][]product{
@@ -94,7 +95,7 @@ func TestQueryAnswersWhileWritersAreDown(t *testing.T) {
 	waitViews(t, s["query"], want)
 
 	for _, name := range []string{"users", "products", "orders"} {
-		s[name].stop()
+		s[name].MustStop()
 	}
 	for _, name := range []string{"users", "products", "orders"} {
 		if resp, err := http.Get(s[name].URL() + "/livez"); err == nil {
@@ -112,7 +113,7 @@ func TestQueryAnswersWhileWritersAreDown(t *testing.T) {
 	if code, _ := userProducts(t, s["query"], 999); code != http.StatusNotFound {
 		t.Errorf("unknown user with writers down: status %d, want 404", code)
 	}
-	mustDo(t, http.StatusOK, "GET", s["query"].URL()+"/readyz", nil, nil)
+	testenv.MustDo(t, http.StatusOK, "GET", s["query"].URL()+"/readyz", nil, nil)
 }
 
 // orderGrid places one order for every (user, product) pair of nUsers users
@@ -143,21 +144,21 @@ func orderGrid(t *testing.T, s map[string]*svc, nUsers, nProducts int) map[int64
 func TestQueryCatchesUpAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	s := e.startAll()
-	s["query"].stop()
+	s["query"].MustStop()
 
 	want := orderGrid(t, s, 10, 10) // 100 orders while query is down
 
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	query := e.start("query", withLogger(slog.New(slog.NewTextHandler(logs, nil)))) // same database as before
 	waitViews(t, query, want)
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if !strings.Contains(logs.String(), "msg=\"catching up\" service=query consumer=shop-query behind=") ||
 			!strings.Contains(logs.String(), "msg=\"caught up\"") {
 			return fmt.Errorf("no catch-up progress in the logs:\n%s", logs)
 		}
 		return nil
 	})
-	_, metrics := do(t, "GET", query.URL()+"/metrics", nil, nil)
+	_, metrics := testenv.Do(t, "GET", query.URL()+"/metrics", nil, nil)
 	if !strings.Contains(string(metrics), `herald_consumer_lag{consumer="shop-query"} 0`) {
 		t.Fatalf("metrics lack a zero lag for shop-query:\n%s", metrics)
 	}
@@ -176,7 +177,7 @@ func TestNewQueryServiceBuildsViewFromHistory(t *testing.T) {
 	want := shopHistory(t, s)
 	waitViews(t, s["query"], want)
 	before := dump(t, s["query"].DB)
-	s["query"].stop()
+	s["query"].MustStop()
 
 	fresh := e.start("query", withDataDir(t.TempDir())) // empty database, same consumer name
 	waitViews(t, fresh, want)
@@ -236,7 +237,7 @@ func TestShuffledDeliveryGivesSameView(t *testing.T) {
 				}
 			}
 			query := shuffled.start("query")
-			eventually(t, 20*time.Second, func() error {
+			testenv.Eventually(t, 20*time.Second, func() error {
 				var n int
 				if err := query.DB.QueryRow(`SELECT count(*) FROM processed_events`).Scan(&n); err != nil {
 					return err
@@ -277,7 +278,7 @@ func TestPoisonEventIsDeadLetteredAndLaterEventsApplied(t *testing.T) {
 	waitViews(t, s["query"], want)
 
 	var dead []bus.DeadLetter
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		var err error
 		if dead, err = e.bus.DeadLetters(context.Background(), "shop-query"); err != nil {
 			return err
@@ -314,7 +315,7 @@ func TestEventCommittedBeforeACrashIsPublishedAfterRestart(t *testing.T) {
 	if n, err := outbox.Pending(context.Background(), users.DB); err != nil || n != 1 {
 		t.Fatalf("outbox pending = %d, %v; want 1", n, err)
 	}
-	users.stop() // its last flush fails too: the event is only in the outbox
+	users.MustStop() // its last flush fails too: the event is only in the outbox
 	if n := len(e.events()); n != 0 {
 		t.Fatalf("%d events on the bus before the restart, want 0", n)
 	}
@@ -324,7 +325,7 @@ func TestEventCommittedBeforeACrashIsPublishedAfterRestart(t *testing.T) {
 
 	users = e.start("users") // the restart, with the bus reachable
 	waitView(t, query, id, []product{})
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		n, err := outbox.Pending(context.Background(), users.DB)
 		if err == nil && n != 0 {
 			err = fmt.Errorf("%d events still in the outbox", n)
