@@ -1,0 +1,148 @@
+# syntax=docker/dockerfile:1
+#
+# The herald image: one static binary on distroless, running as nonroot.
+#
+#   docker build -t herald:local .
+#   docker run --rm -p 8081-8084:8081-8084 -p 4000-4005:4000-4005 -v herald-data:/data herald:local
+#
+# The default command is `herald up`: every service and an embedded NATS
+# JetStream bus in one container, each service listening on 0.0.0.0 (see the
+# ENV below), SQLite files and the bus's streams in the /data volume. Give
+# another command to run one piece: `herald serve orders --nats ...`,
+# `herald bus --listen 0.0.0.0:4222 ...` (docker-compose.yml and
+# deploy/kubernetes/ do exactly that).
+
+# ---- build: the herald binary ----
+# go.mod wants Go 1.26.8 or newer; golang:1.26 is the newest 1.26.x (pin an
+# exact one with --build-arg GO_VERSION=1.26.8). The builder runs on the build
+# machine's platform and cross-compiles (pure Go, CGO off), so a
+# multi-platform build (--platform linux/amd64,linux/arm64) needs no emulation.
+ARG GO_VERSION=1.26
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+ARG TARGETOS
+ARG TARGETARCH
+WORKDIR /src
+# Modules first: this layer is reused until go.mod or go.sum change.
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w" -o /out/herald ./cmd/herald
+# The data directory, to be owned by distroless's nonroot user (65532); a new
+# named volume mounted on /data copies this ownership.
+RUN mkdir -p /out/data
+
+# ---- probe: a health check that needs no shell ----
+# distroless has no shell, curl, wget or nc, so a container health check
+# (docker-compose.yml) cannot use them. This standard-library-only program is
+# that check: `herald-probe http://127.0.0.1:8081/readyz` exits 0 on a 200,
+# `herald-probe nats://127.0.0.1:4222` exits 0 when a NATS server greets it
+# with INFO. It is not part of Herald's Go module; Kubernetes does not need it
+# (its httpGet and tcpSocket probes run outside the container).
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS probe
+ARG TARGETOS
+ARG TARGETARCH
+WORKDIR /probe
+COPY <<'EOF' main.go
+// Command herald-probe checks one address and exits 0 if it answers well:
+// http://host:port/path wants a 200, nats://host:port wants a NATS INFO
+// greeting, tcp://host:port wants a connection.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+const timeout = 3 * time.Second
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: herald-probe http://host:port/path | nats://host:port | tcp://host:port")
+		os.Exit(2)
+	}
+	if err := probe(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "herald-probe:", err)
+		os.Exit(1)
+	}
+}
+
+func probe(target string) error {
+	scheme, addr, ok := strings.Cut(target, "://")
+	if !ok {
+		return fmt.Errorf("%q: want a scheme (http, nats or tcp)", target)
+	}
+	switch scheme {
+	case "http":
+		c := &http.Client{Timeout: timeout}
+		resp, err := c.Get(target)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", target, resp.Status)
+		}
+		return nil
+	case "nats", "tcp":
+		conn, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if scheme == "tcp" {
+			return nil
+		}
+		conn.SetReadDeadline(time.Now().Add(timeout))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("%s: no greeting: %w", target, err)
+		}
+		if !strings.HasPrefix(line, "INFO ") {
+			return fmt.Errorf("%s: not a NATS server (greeting %.40q)", target, line)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q: unknown scheme %q (want http, nats or tcp)", target, scheme)
+}
+EOF
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w" -o /out/herald-probe main.go
+
+# ---- the image ----
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/herald /herald
+COPY --from=probe /out/herald-probe /herald-probe
+COPY --from=build --chown=65532:65532 /out/data /data
+# Defaults for a container: data in /data, every service on all interfaces
+# (the binary's own defaults are 127.0.0.1, right for a laptop, useless
+# behind a container's network). Flags and env given at run time win.
+ENV HERALD_DATA=/data \
+    HERALD_NATS_LISTEN=0.0.0.0:4223 \
+    HERALD_USERS_ADDR=0.0.0.0:8081 \
+    HERALD_PRODUCTS_ADDR=0.0.0.0:8082 \
+    HERALD_ORDERS_ADDR=0.0.0.0:8083 \
+    HERALD_QUERY_ADDR=0.0.0.0:8084 \
+    HERALD_POSTS_ADDR=0.0.0.0:4000 \
+    HERALD_COMMENTS_ADDR=0.0.0.0:4001 \
+    HERALD_BLOG_QUERY_ADDR=0.0.0.0:4002 \
+    HERALD_MODERATION_ADDR=0.0.0.0:4003 \
+    HERALD_GATEWAY_ADDR=0.0.0.0:4005
+USER 65532:65532
+VOLUME ["/data"]
+# Documentation only: the services' ports, the embedded bus of `up` (4223),
+# and a `herald bus` node's client and cluster ports (4222, 6222).
+EXPOSE 8081 8082 8083 8084 4000 4001 4002 4003 4005 4222 4223 6222
+# herald stops cleanly on SIGTERM (Docker's default stop signal) within
+# --stop-timeout (30s): give `docker stop` more than that (-t 40).
+ENTRYPOINT ["/herald"]
+CMD ["up"]
