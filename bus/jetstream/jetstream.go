@@ -47,8 +47,11 @@ type Bus struct {
 
 // Options configures a Bus.
 type Options struct {
-	// Replicas is how many servers keep a copy of each stream: 1 for a single
-	// server, 3 for a cluster. Default 1.
+	// Replicas is how many servers keep a copy of each stream EnsureStream
+	// makes, the dead-letter stream included. 0, the default, is automatic:
+	// 3 in a cluster that can place them, else 1, never lowering an existing
+	// stream (see EnsureStream). 1 to 5 is an operator's decision, applied
+	// exactly, even if that lowers an existing stream's replicas.
 	Replicas int
 	// MaxBytes caps the storage of streams made by EnsureStream (not the
 	// dead-letter stream); 0 means no limit. A full stream refuses new
@@ -63,8 +66,8 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if opts.Replicas <= 0 {
-		opts.Replicas = 1
+	if opts.Replicas < 0 || opts.Replicas > maxReplicas {
+		return nil, fmt.Errorf("jetstream: %d replicas: want 0 (automatic) or 1 to %d", opts.Replicas, maxReplicas)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -113,6 +116,28 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 // configuration, and makes sure the dead-letter stream exists. Streams keep
 // every event (no age or size limit) in files, and refuse new events rather
 // than discard old ones if a limit is ever set.
+//
+// Both streams get Options.Replicas copies if it is set. In automatic mode
+// (Replicas 0) each stream is offered the larger of 3 and the replicas it
+// has, and, only if the server cannot place that many, the larger of 1 and
+// the replicas it has: an existing stream is never lowered. The choice is
+// logged with its reason. Automatic mode asks the server rather than count
+// servers itself, because a client cannot see the cluster's size: without
+// the system account no API describes the JetStream meta group, and the
+// server URLs a client learns (nats.Conn.Servers, DiscoveredServers) count
+// addresses, not servers (one per interface for a server listening on
+// 0.0.0.0), and are empty for a cluster that does not advertise them. The
+// meta leader places 3 replicas only on 3 distinct JetStream servers of the
+// connected cluster, and refuses otherwise; a single server refuses any
+// count above 1. Its answer is the cluster as the meta leader knows it:
+//   - a server that is down still counts while a majority is up (nats-server
+//     2.15; older servers may skip it and so give a new stream 1 replica);
+//   - a cluster just started, before the meta leader has heard from 3
+//     servers, gives 1 (logged as a warning); the next EnsureStream raises
+//     the stream to 3;
+//   - a cluster of 2 JetStream servers gives 1, not 2;
+//   - an account whose tiered limits allow no R3 streams gives 1;
+//   - on a single server, every call costs one refused API request.
 func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string) error {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes},
@@ -122,13 +147,12 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 		cfg.Retention = jetstream.LimitsPolicy
 		cfg.Discard = jetstream.DiscardNew
 		cfg.Duplicates = 2 * time.Minute
-		cfg.Replicas = b.replicas
 		cfg.AllowDirect = true
 		if cfg.MaxBytes == 0 {
 			cfg.MaxBytes = -1 // unlimited; also lifts a limit set earlier
 		}
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		if err := b.ensure(ctx, cfg); err != nil {
+			return err
 		}
 	}
 	return nil
