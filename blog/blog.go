@@ -11,9 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/heraldev/herald/blog/comments"
 	"github.com/heraldev/herald/blog/moderation"
@@ -36,22 +34,11 @@ const StreamSubjects = event.BlogSubjects
 // Services are the blog's service names, in start order.
 var Services = []string{"posts", "comments", "moderation", "blog-query"}
 
-// Config configures one blog service.
+// Config configures one blog service: service.Config (whose Replica
+// applies to blog-query only, and DB to every service but blog-query) and
+// moderation's banned words.
 type Config struct {
-	// DataDir holds the service's database, <DataDir>/blog-<name>.db
-	// (blog-posts.db, blog-comments.db, blog-moderation.db, blog-query.db).
-	DataDir  string
-	Addr     string // listen address
-	AddrFlag string // the flag that sets Addr, for error messages
-	Logger   *slog.Logger
-	// Consumer settings for services that consume (comments, moderation,
-	// blog-query); zero values take bus.Consumer's defaults.
-	MaxDeliver int
-	Backoff    []time.Duration
-	AckWait    time.Duration
-	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
-	// failures; production leaves it nil.
-	Wrap func(bus.Handler) bus.Handler
+	service.Config
 	// BannedWords are the words that make moderation reject a comment
 	// (case-insensitive substring match). Nil or empty means
 	// moderation.DefaultBannedWords, ["orange"]; a blank word is an error.
@@ -65,7 +52,10 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var migrations []string
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	var migrations []store.Migration
 	switch name {
 	case "posts":
 		migrations = posts.Migrations
@@ -86,27 +76,19 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 		}
 	}
 
-	// Files and consumers are named blog-<name>: blog-posts.db, blog-query.db.
-	base := "blog-" + strings.TrimPrefix(name, "blog-")
+	// Files and consumers are named blog-<name> (blog-posts.db,
+	// blog-query.db), and blog-query-<replica> for a named query replica.
+	base := cfg.Name("blog-"+strings.TrimPrefix(name, "blog-"), name == "blog-query")
 	s := service.New(name, cfg.Logger)
 	s.Addr, s.AddrFlag = cfg.Addr, cfg.AddrFlag
 	s.CORS = true // the tutorial's browser client runs on another port
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, base+".db"), migrations)
+	db, err := cfg.OpenDB(ctx, base, migrations)
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
 	s.DB = db
 
 	reg := event.Blog()
-	consumer := func(subjects []string, h bus.Handler) service.Consumer {
-		if cfg.Wrap != nil {
-			h = cfg.Wrap(h)
-		}
-		return service.Consumer{Handler: h, Consumer: bus.Consumer{
-			Name: base, Stream: Stream, Subjects: subjects,
-			MaxDeliver: cfg.MaxDeliver, Backoff: cfg.Backoff, AckWait: cfg.AckWait,
-		}}
-	}
 	switch name {
 	case "posts":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
@@ -114,13 +96,13 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "comments":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, consumer(comments.Subjects, thenNotify(s.Relay, s.Apply(reg, comments.Apply))))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, thenNotify(s.Relay, s.Apply(reg, comments.Apply))))
 	case "moderation":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		s.Consumers = append(s.Consumers, consumer(moderation.Subjects, thenNotify(s.Relay, s.Apply(reg, mod.Apply))))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, thenNotify(s.Relay, s.Apply(reg, mod.Apply))))
 	case "blog-query":
 		query.Register(httpapi.NewAPI(s.Mux, "Herald blog query", "1.0.0"), query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, consumer(query.Subjects, s.Apply(reg, query.Apply)))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, query.Apply)))
 	}
 	return s, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/internal/testenv"
+	"github.com/heraldev/herald/service"
 )
 
 func TestBlogFlowEndToEnd(t *testing.T) {
@@ -92,14 +93,14 @@ func TestBannedWordsAreConfigurable(t *testing.T) {
 	waitView(t, s["blog-query"], map[string]post{postID: {ID: postID, Title: "Fruit", Comments: []comment{orange, durian, kiwi}}})
 
 	// A blank word would reject everything: it is refused before anything opens.
-	_, err := blog.Build(context.Background(), "moderation", blog.Config{DataDir: t.TempDir(), BannedWords: []string{"kiwi", " "}}, e.bus)
+	_, err := blog.Build(context.Background(), "moderation", blog.Config{Config: service.Config{DataDir: t.TempDir()}, BannedWords: []string{"kiwi", " "}}, e.bus)
 	if err == nil || !strings.Contains(err.Error(), "blank") {
 		t.Fatalf("blank banned word: %v, want an error saying so", err)
 	}
 }
 
 func TestUnknownServiceIsAnErrorListingTheServices(t *testing.T) {
-	_, err := blog.Build(context.Background(), "query", blog.Config{DataDir: t.TempDir()}, nil)
+	_, err := blog.Build(context.Background(), "query", blog.Config{Config: service.Config{DataDir: t.TempDir()}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "blog-query") {
 		t.Fatalf("unknown service: %v, want an error listing the services", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/service"
 )
 
 // env is a blog under test: a real embedded NATS JetStream server and real
@@ -52,10 +53,10 @@ func withBannedWords(words ...string) option { return func(c *blog.Config) { c.B
 // when the test ends, if the test has not stopped it.
 func (e *env) start(name string, opts ...option) *svc {
 	e.t.Helper()
-	cfg := blog.Config{
+	cfg := blog.Config{Config: service.Config{
 		DataDir: e.dir, Addr: "127.0.0.1:0",
 		MaxDeliver: 3, Backoff: []time.Duration{20 * time.Millisecond}, AckWait: 5 * time.Second,
-	}
+	}}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -13,8 +13,8 @@ import (
 )
 
 // Migrations is the gateway database's schema, in order.
-var Migrations = []string{
-	`CREATE TABLE subscriptions (
+var Migrations = []store.Migration{
+	{SQLite: `CREATE TABLE subscriptions (
 		id            TEXT PRIMARY KEY,
 		url           TEXT NOT NULL UNIQUE,
 		types         TEXT NOT NULL,    -- JSON array; [] means every type
@@ -23,7 +23,7 @@ var Migrations = []string{
 		start_seq     INTEGER NOT NULL, -- first stream position delivered
 		created_at    TEXT NOT NULL,
 		configured_by TEXT NOT NULL     -- flag | api
-	);`,
+	);`},
 }
 
 // Delivery formats.

@@ -20,15 +20,27 @@ import (
 )
 
 // Schema creates the outbox table. Include it in the migrations of every
-// service that publishes events.
-const Schema = `
+// service that publishes events. seq orders the relay's reads; on PostgreSQL
+// it is given out at insert, not at commit, so the relay may see a later seq
+// commit first (see Relay).
+var Schema = store.Migration{
+	SQLite: `
 CREATE TABLE outbox (
 	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
 	event_id   TEXT NOT NULL UNIQUE,
 	subject    TEXT NOT NULL,
 	payload    BLOB NOT NULL,
 	created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-);`
+);`,
+	Postgres: `
+CREATE TABLE outbox (
+	seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	event_id   TEXT NOT NULL UNIQUE,
+	subject    TEXT NOT NULL,
+	payload    BYTEA NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);`,
+}
 
 // Add records e in the outbox inside tx, to be published on the NATS subject
 // that e's type maps to once tx commits. Call Relay.Notify after the commit.
@@ -38,7 +50,7 @@ func Add(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO outbox (event_id, subject, payload) VALUES (?, ?, ?)`,
+		`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`,
 		e.ID, event.Subject(e.Type), payload); err != nil {
 		return fmt.Errorf("add %s to outbox: %w", e.Type, err)
 	}

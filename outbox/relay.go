@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/internal/failpoint"
+	"github.com/heraldev/herald/store"
 )
 
 // Publisher stores an event durably on the bus. It returns nil only once the
@@ -94,6 +97,8 @@ func (r *Relay) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, errBusy):
+			wait = busyRetry
 		case err != nil:
 			r.log.Warn("outbox relay: publish failed, will retry", "err", err, "retry_in", backoff)
 			wait = backoff
@@ -112,12 +117,61 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Flush publishes one batch of pending events in commit order and deletes the
-// acknowledged ones. It returns how many were published; on error the
+// errBusy is Flush's answer while another instance sharing the PostgreSQL
+// database is relaying the outbox.
+var errBusy = errors.New("another instance is relaying this outbox")
+
+// busyRetry is how soon a relay that found another instance relaying tries
+// again: the other may have read its batch before this instance's commit.
+const busyRetry = 25 * time.Millisecond
+
+// Flush publishes one batch of pending events in outbox order and deletes
+// the acknowledged ones. It returns how many were published; on error the
 // unacknowledged events stay in the outbox.
+//
+// On PostgreSQL, several instances of a service may share the database and
+// each runs a relay: they take turns, one batch at a time, under an advisory
+// lock held for the batch's transaction, so no two publish at once. Events of
+// one entity are published in the order they were committed: each change
+// takes the entity's row lock before it adds its event, so a later change's
+// event gets a later seq and cannot be visible before the earlier one. Events
+// of different entities may be published out of seq order (a seq given out
+// earlier can commit later); consumers do not depend on that order. A relay
+// that dies after publishing and before its delete commits leaves the batch
+// for the next one, which republishes it with the same message ids, and
+// JetStream drops the copies within its duplicate window.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	rows, err := r.db.QueryContext(ctx,
-		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT ?`, r.Batch)
+	if store.DialectOf(r.db) != store.Postgres {
+		return r.flush(ctx, r.db)
+	}
+	// The transaction outlives a cancelled ctx, so that the deletion of
+	// events already acknowledged still commits during a shutdown.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	tx, err := r.db.BeginTx(tctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	ok, err := store.TryLock(tctx, tx, "herald.outbox.relay")
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if !ok {
+		return 0, errBusy
+	}
+	n, err := r.flush(ctx, tx)
+	if cerr := tx.Commit(); cerr != nil {
+		return 0, errors.Join(err, fmt.Errorf("delete published events from outbox: %w", cerr))
+	}
+	return n, err
+}
+
+// flush publishes one batch read through q and deletes, through q, the
+// events the bus acknowledged.
+func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
@@ -140,8 +194,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
 
-	var acked int64 = -1
-	var n int
+	var acked []any // seqs of the events the bus acknowledged
 	var pubErr error
 	for _, x := range batch {
 		if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
@@ -153,18 +206,24 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		}
 		r.refusing.Store(nil)
 		failpoint.Inject(failpoint.RelayAfterAck)
-		acked = x.seq
-		n++
+		acked = append(acked, x.seq)
 	}
-	if acked >= 0 {
-		// Delete with a context that survives shutdown: the events are
-		// already on the bus, and deleting them now saves a republish.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := r.db.ExecContext(dctx, `DELETE FROM outbox WHERE seq <= ?`, acked); err != nil {
-			return n, errors.Join(pubErr, fmt.Errorf("delete published events from outbox: %w", err))
-		}
-		r.published.Add(int64(n))
+	if len(acked) == 0 {
+		return 0, pubErr
 	}
-	return n, pubErr
+	r.published.Add(int64(len(acked)))
+	// Delete exactly the acknowledged rows: on PostgreSQL a row with a lower
+	// seq may have committed since the read, and must not go unpublished.
+	// The context survives shutdown: the events are already on the bus, and
+	// deleting them now saves a republish.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	marks := make([]string, len(acked))
+	for i := range acked {
+		marks[i] = "$" + strconv.Itoa(i+1)
+	}
+	if _, err := q.ExecContext(dctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, acked...); err != nil {
+		return len(acked), errors.Join(pubErr, fmt.Errorf("delete published events from outbox: %w", err))
+	}
+	return len(acked), pubErr
 }

@@ -356,7 +356,7 @@ func (e *env) openDB(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	db, err := store.OpenSQLite(ctx, filepath.Join(e.dir, "service.db"), []string{outbox.Schema})
+	db, err := store.OpenSQLite(ctx, filepath.Join(e.dir, "service.db"), []store.Migration{outbox.Schema})
 	if err != nil {
 		t.Fatal(err)
 	}

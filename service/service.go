@@ -218,15 +218,25 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 
 // subscribe attaches c. A consumer this service's database has never been
 // fed by starts from the stream's first event, so a new or emptied database
-// rebuilds itself from history.
+// rebuilds itself from history; instances sharing one database attach one
+// at a time, and only the first resets the consumer (store.AttachConsumer).
 func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
-	known, err := store.ConsumerKnown(ctx, s.DB, c.Name)
+	var sub bus.Subscription
+	err := store.AttachConsumer(ctx, s.DB, c.Name, func(fromStart bool) error {
+		c.FromStart = fromStart
+		var err error
+		if sub, err = b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler)); err != nil {
+			return err
+		}
+		if fromStart {
+			s.Log.Info("new database: consuming from the first event", "consumer", c.Name)
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	c.FromStart = !known
-	sub, err := b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler))
-	if err != nil {
+		if sub != nil {
+			_ = sub.Stop(ctx)
+		}
 		return err
 	}
 	s.subs = append(s.subs, sub)
@@ -245,10 +255,6 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 	}
 	s.watchers.Add(1)
 	go s.reportCatchUp(c.Name, sub)
-	if !known {
-		s.Log.Info("new database: consuming from the first event", "consumer", c.Name)
-		return store.RecordConsumer(ctx, s.DB, c.Name)
-	}
 	return nil
 }
 

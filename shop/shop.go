@@ -7,10 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"time"
 
-	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/outbox"
@@ -31,22 +28,10 @@ const StreamSubjects = event.ShopSubjects
 // Services are the shop's service names, in start order.
 var Services = []string{"users", "products", "orders", "query"}
 
-// Config configures one shop service.
-type Config struct {
-	// DataDir holds the service's database, <DataDir>/shop-<name>.db.
-	DataDir  string
-	Addr     string // listen address
-	AddrFlag string // the flag that sets Addr, for error messages
-	Logger   *slog.Logger
-	// Consumer settings for services that consume (orders, query); zero
-	// values take bus.Consumer's defaults.
-	MaxDeliver int
-	Backoff    []time.Duration
-	AckWait    time.Duration
-	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
-	// failures; production leaves it nil.
-	Wrap func(bus.Handler) bus.Handler
-}
+// Config configures one shop service. Replica applies to query only; DB,
+// to every service but query, whose read model is a SQLite file local to
+// each replica.
+type Config = service.Config
 
 // Build opens the named service's database and returns the service, ready to
 // Listen and Start. pub is where its outbox relay publishes.
@@ -54,11 +39,10 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := service.New(name, cfg.Logger)
-	s.Addr, s.AddrFlag = cfg.Addr, cfg.AddrFlag
-	api := httpapi.NewAPI(s.Mux, "Herald shop "+name, "1.0.0")
-
-	var migrations []string
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	var migrations []store.Migration
 	switch name {
 	case "users":
 		migrations = users.Migrations
@@ -71,22 +55,19 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	default:
 		return nil, fmt.Errorf("unknown shop service %q (want one of %v)", name, Services)
 	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "shop-"+name+".db"), migrations)
+	// Files and consumers are named shop-<name>, and shop-query-<replica>
+	// for a named query replica.
+	base := cfg.Name("shop-"+name, name == "query")
+	s := service.New(name, cfg.Logger)
+	s.Addr, s.AddrFlag = cfg.Addr, cfg.AddrFlag
+	api := httpapi.NewAPI(s.Mux, "Herald shop "+name, "1.0.0")
+	db, err := cfg.OpenDB(ctx, base, migrations)
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
 	s.DB = db
 
 	reg := event.Shop()
-	consumer := func(subjects []string, h bus.Handler) service.Consumer {
-		if cfg.Wrap != nil {
-			h = cfg.Wrap(h)
-		}
-		return service.Consumer{Handler: h, Consumer: bus.Consumer{
-			Name: "shop-" + name, Stream: Stream, Subjects: subjects,
-			MaxDeliver: cfg.MaxDeliver, Backoff: cfg.Backoff, AckWait: cfg.AckWait,
-		}}
-	}
 	switch name {
 	case "users":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
@@ -97,10 +78,10 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "orders":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		orders.Register(api, orders.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, consumer(orders.Subjects, s.Apply(reg, orders.Apply)))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Apply(reg, orders.Apply)))
 	case "query":
 		query.Register(api, query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, consumer(query.Subjects, s.Apply(reg, query.Apply)))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, query.Apply)))
 	}
 	return s, nil
 }

@@ -11,7 +11,8 @@ import (
 // ProcessedSchema creates the tables that record every event a consumer has
 // applied and every durable consumer this database has been fed by. Include
 // it in the migrations of every service that consumes events.
-const ProcessedSchema = `
+var ProcessedSchema = Migration{
+	SQLite: `
 CREATE TABLE processed_events (
 	event_id     TEXT PRIMARY KEY,
 	processed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
@@ -19,39 +20,60 @@ CREATE TABLE processed_events (
 CREATE TABLE consumers (
 	name        TEXT PRIMARY KEY,
 	attached_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-) WITHOUT ROWID;`
-
-// ConsumerKnown reports whether this database has been fed by the durable
-// consumer name before. A consumer it does not know must start from the
-// stream's first event, whatever progress the bus remembers for that name:
-// the database is new (or was reset) and has seen nothing.
-func ConsumerKnown(ctx context.Context, db *sql.DB, name string) (bool, error) {
-	var known bool
-	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM consumers WHERE name = ?)`, name).Scan(&known); err != nil {
-		return false, fmt.Errorf("look up consumer %s: %w", name, err)
-	}
-	return known, nil
+) WITHOUT ROWID;`,
+	Postgres: `
+CREATE TABLE processed_events (
+	event_id     TEXT PRIMARY KEY,
+	processed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE consumers (
+	name        TEXT PRIMARY KEY,
+	attached_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);`,
 }
 
-// RecordConsumer records that the durable consumer name feeds this database.
-func RecordConsumer(ctx context.Context, db *sql.DB, name string) error {
-	if _, err := db.ExecContext(ctx, `INSERT INTO consumers (name) VALUES (?) ON CONFLICT DO NOTHING`, name); err != nil {
-		return fmt.Errorf("record consumer %s: %w", name, err)
-	}
-	return nil
+// AttachConsumer runs subscribe for the durable consumer name, telling it
+// whether to start from the stream's first event: it must when this database
+// has never been fed by name (the database is new, or was reset, and has
+// seen nothing), whatever progress the bus remembers for that name. Once
+// subscribe succeeds the consumer is recorded, so the next start resumes.
+//
+// Instances of a service that share a PostgreSQL database attach one at a
+// time (an advisory lock), so only the first of them resets the consumer;
+// the others join it.
+func AttachConsumer(ctx context.Context, db *sql.DB, name string, subscribe func(fromStart bool) error) error {
+	return WithLock(ctx, db, "herald.consumer."+name, func(tx *sql.Tx) error {
+		var known bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM consumers WHERE name = $1)`, name).Scan(&known); err != nil {
+			return fmt.Errorf("look up consumer %s: %w", name, err)
+		}
+		if err := subscribe(!known); err != nil {
+			return err
+		}
+		if known {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consumers (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+			return fmt.Errorf("record consumer %s: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // ApplyOnce runs apply and records eventID in one transaction. If eventID was
 // already recorded, apply does not run and ApplyOnce returns applied=false and
 // a nil error: the caller should acknowledge the duplicate. If apply fails,
 // nothing is recorded and its error is returned, so a redelivery tries again.
+//
+// Two instances handed the same event at once (a redelivery) are safe: the
+// second waits on the first's row and, once it commits, sees the duplicate.
 func ApplyOnce(ctx context.Context, db *sql.DB, eventID string, apply func(*sql.Tx) error) (applied bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id) VALUES (?) ON CONFLICT DO NOTHING`, eventID)
+	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
 	if err != nil {
 		return false, fmt.Errorf("record event %s: %w", eventID, err)
 	}

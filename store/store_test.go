@@ -4,16 +4,65 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/store"
 )
 
-func openTest(t *testing.T) *sql.DB {
+// TestStoreConformance runs one suite against every engine: what a service
+// relies on of its database must hold on SQLite (the embedded default) and on
+// PostgreSQL (shared by several instances) alike. The PostgreSQL half skips,
+// saying why, when no server is reachable (see testenv.PostgresServer).
+func TestStoreConformance(t *testing.T) {
+	engines := []struct {
+		name  string
+		newDB func(t *testing.T) string // a new, empty database's DSN
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "t.db") }},
+		{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, dsn string)
+	}{
+		{"ApplyOnceAppliesAnEventIDOnlyOnce", testApplyOnce},
+		{"ApplyOnceRecordsNothingWhenApplyFails", testApplyOnceFailure},
+		{"ConcurrentDeliveriesOfOneEventApplyItOnce", testConcurrentApplyOnce},
+		{"MigrationsRunOnceAndRefuseANewerSchema", testMigrations},
+		{"InstancesMigratingAtOnceRunEachMigrationOnce", testConcurrentMigrations},
+		{"AttachConsumerStartsFromTheFirstEventOnlyOnce", testAttachConsumer},
+		{"InstancesAttachingAtOnceResetTheConsumerOnce", testConcurrentAttach},
+		{"UniqueViolationIsRecognised", testUniqueViolation},
+		{"WithLockSerialisesReadModifyWrite", testWithLock},
+		{"PlaceholdersBindByNumber", testPlaceholders},
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, e.newDB(t)) })
+			}
+		})
+	}
+}
+
+// counterSchema is a schema with the processed-events tables and a counter.
+var counterSchema = []store.Migration{
+	store.ProcessedSchema,
+	{
+		SQLite:   `CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);`,
+		Postgres: `CREATE TABLE counter (n BIGINT NOT NULL); INSERT INTO counter VALUES (0);`,
+	},
+}
+
+func open(t *testing.T, dsn string, migrations []store.Migration) *sql.DB {
 	t.Helper()
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"),
-		[]string{store.ProcessedSchema, `CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);`})
+	db, err := store.Open(context.Background(), dsn, migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +84,8 @@ func increment(tx *sql.Tx) error {
 	return err
 }
 
-func TestApplyOnceAppliesAnEventIDOnlyOnce(t *testing.T) {
-	db := openTest(t)
+func testApplyOnce(t *testing.T, dsn string) {
+	db := open(t, dsn, counterSchema)
 	ctx := context.Background()
 	for i, want := range []bool{true, false, false} {
 		applied, err := store.ApplyOnce(ctx, db, "event-1", increment)
@@ -52,8 +101,8 @@ func TestApplyOnceAppliesAnEventIDOnlyOnce(t *testing.T) {
 	}
 }
 
-func TestApplyOnceRecordsNothingWhenApplyFails(t *testing.T) {
-	db := openTest(t)
+func testApplyOnceFailure(t *testing.T, dsn string) {
+	db := open(t, dsn, counterSchema)
 	ctx := context.Background()
 	boom := errors.New("boom")
 	_, err := store.ApplyOnce(ctx, db, "event-1", func(tx *sql.Tx) error {
@@ -74,32 +123,243 @@ func TestApplyOnceRecordsNothingWhenApplyFails(t *testing.T) {
 	}
 }
 
-func TestMigrationsRunOnceAndRefuseANewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.db")
+// testConcurrentApplyOnce hands the same events to two instances (two
+// handles on one database) at once, as a redelivery to a second instance
+// does: each event takes effect exactly once.
+func testConcurrentApplyOnce(t *testing.T, dsn string) {
+	a := open(t, dsn, counterSchema)
+	b := open(t, dsn, counterSchema)
 	ctx := context.Background()
-	migs := []string{`CREATE TABLE a (x INTEGER)`, `CREATE TABLE b (y INTEGER)`}
+	const events, deliveries = 20, 4
+	var applied atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, events*deliveries)
+	for i := range events * deliveries {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			ok, err := store.ApplyOnce(ctx, db, fmt.Sprintf("event-%d", i%events), increment)
+			if err != nil {
+				errs <- err
+			}
+			if ok {
+				applied.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if applied.Load() != events || count(t, a) != events {
+		t.Fatalf("%d events delivered %d times each over two instances: applied %d, counter %d; want %d",
+			events, deliveries, applied.Load(), count(t, a), events)
+	}
+}
+
+func testMigrations(t *testing.T, dsn string) {
+	ctx := context.Background()
+	migs := []store.Migration{
+		{SQLite: `CREATE TABLE a (x INTEGER)`, Postgres: `CREATE TABLE a (x INTEGER)`},
+		{SQLite: `CREATE TABLE b (y INTEGER)`, Postgres: `CREATE TABLE b (y INTEGER)`},
+	}
 	for range 2 { // the second open must not re-run them (CREATE TABLE would fail)
-		db, err := store.OpenSQLite(ctx, path, migs)
+		db, err := store.Open(ctx, dsn, migs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
 	}
-	if _, err := store.OpenSQLite(ctx, path, migs[:1]); err == nil {
+	if _, err := store.Open(ctx, dsn, migs[:1]); err == nil {
 		t.Fatal("an older binary opened a database with a newer schema")
+	}
+	if _, err := store.Open(ctx, dsn, append(migs, store.Migration{SQLite: `CREATE TABLE c (`, Postgres: `CREATE TABLE c (`})); err == nil {
+		t.Fatal("a broken migration was reported as applied")
+	}
+	db := open(t, dsn, migs) // the failed migration left nothing behind
+	if _, err := db.Exec(`INSERT INTO b (y) VALUES (1)`); err != nil {
+		t.Fatalf("after a failed migration, the applied ones are gone: %v", err)
 	}
 }
 
-func TestConsumerKnownOnlyAfterRecord(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	if known, err := store.ConsumerKnown(ctx, db, "query"); err != nil || known {
-		t.Fatalf("fresh db: known=%v err=%v", known, err)
+// testConcurrentMigrations starts four instances on one new database at
+// once: every one opens it, and each migration ran once (a second run of
+// the INSERT would make the count 2).
+func testConcurrentMigrations(t *testing.T, dsn string) {
+	migs := []store.Migration{
+		{SQLite: `CREATE TABLE once (n INTEGER NOT NULL)`, Postgres: `CREATE TABLE once (n INTEGER NOT NULL)`},
+		{SQLite: `INSERT INTO once VALUES (1)`, Postgres: `INSERT INTO once VALUES (1)`},
 	}
-	if err := store.RecordConsumer(ctx, db, "query"); err != nil {
+	var wg sync.WaitGroup
+	dbs := make([]*sql.DB, 4)
+	errs := make([]error, 4)
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = store.Open(context.Background(), dsn, migs) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	var rows int
+	if err := dbs[0].QueryRow(`SELECT count(*) FROM once`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("the INSERT migration ran %d times (err %v), want once", rows, err)
+	}
+}
+
+func testAttachConsumer(t *testing.T, dsn string) {
+	db := open(t, dsn, counterSchema)
+	ctx := context.Background()
+	attach := func() (fromStart bool, err error) {
+		err = store.AttachConsumer(ctx, db, "query", func(f bool) error { fromStart = f; return nil })
+		return fromStart, err
+	}
+	boom := errors.New("bus down")
+	if err := store.AttachConsumer(ctx, db, "query", func(bool) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing subscribe: %v, want its error", err)
+	}
+	for i, want := range []bool{true, false, false} { // the failed attach recorded nothing
+		if fromStart, err := attach(); err != nil || fromStart != want {
+			t.Fatalf("attach %d: fromStart=%v err=%v; want fromStart=%v", i+1, fromStart, err, want)
+		}
+	}
+	var other bool
+	if err := store.AttachConsumer(ctx, db, "other", func(f bool) error { other = f; return nil }); err != nil || !other {
+		t.Fatalf("another consumer on the same database: fromStart=%v err=%v; want true", other, err)
+	}
+}
+
+// testConcurrentAttach attaches one consumer from four instances at once:
+// only one of them starts it from the first event (which resets the durable
+// consumer); the others join it.
+func testConcurrentAttach(t *testing.T, dsn string) {
+	open(t, dsn, counterSchema)
+	var resets atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		db := open(t, dsn, counterSchema)
+		wg.Go(func() {
+			errs <- store.AttachConsumer(context.Background(), db, "orders", func(fromStart bool) error {
+				if fromStart {
+					resets.Add(1)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if resets.Load() != 1 {
+		t.Fatalf("%d instances started the consumer from the first event, want exactly 1", resets.Load())
+	}
+}
+
+func testUniqueViolation(t *testing.T, dsn string) {
+	db := open(t, dsn, []store.Migration{{
+		SQLite:   `CREATE TABLE u (email TEXT NOT NULL); CREATE UNIQUE INDEX u_email ON u (lower(email));`,
+		Postgres: `CREATE TABLE u (email TEXT NOT NULL); CREATE UNIQUE INDEX u_email ON u (lower(email));`,
+	}})
+	if _, err := db.Exec(`INSERT INTO u (email) VALUES ($1)`, "ann@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if known, err := store.ConsumerKnown(ctx, db, "query"); err != nil || !known {
-		t.Fatalf("after record: known=%v err=%v", known, err)
+	_, err := db.Exec(`INSERT INTO u (email) VALUES ($1)`, "ANN@example.com")
+	if !store.IsUniqueViolation(err) {
+		t.Fatalf("duplicate email: %v, want a unique violation", err)
+	}
+	if _, err := db.Exec(`INSERT INTO nope VALUES (1)`); err == nil || store.IsUniqueViolation(err) {
+		t.Fatalf("a missing table: %v, want an error that is not a unique violation", err)
+	}
+}
+
+// testWithLock runs read-modify-write transactions from two instances at
+// once under one lock: no update is lost.
+func testWithLock(t *testing.T, dsn string) {
+	dbs := []*sql.DB{open(t, dsn, counterSchema), open(t, dsn, counterSchema)}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		db := dbs[i%2]
+		wg.Go(func() {
+			errs <- store.WithLock(context.Background(), db, "counter", func(tx *sql.Tx) error {
+				var v int
+				if err := tx.QueryRow(`SELECT n FROM counter`).Scan(&v); err != nil {
+					return err
+				}
+				_, err := tx.Exec(`UPDATE counter SET n = $1`, v+1)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := count(t, dbs[0]); got != n {
+		t.Fatalf("counter = %d after %d locked increments, want %d (updates lost)", got, n, n)
+	}
+}
+
+// testPlaceholders: services write $n placeholders, in any order, on both
+// engines.
+func testPlaceholders(t *testing.T, dsn string) {
+	db := open(t, dsn, []store.Migration{{
+		SQLite:   `CREATE TABLE p (a TEXT, b INTEGER)`,
+		Postgres: `CREATE TABLE p (a TEXT, b BIGINT)`,
+	}})
+	if _, err := db.Exec(`INSERT INTO p (b, a) VALUES ($2, $1)`, "x", int64(7)); err != nil {
+		t.Fatal(err)
+	}
+	var a string
+	var b int64
+	if err := db.QueryRow(`SELECT a, b FROM p WHERE b = $2 AND a = $1`, "x", int64(7)).Scan(&a, &b); err != nil || a != "x" || b != 7 {
+		t.Fatalf("read back a=%q b=%d err=%v, want x 7", a, b, err)
+	}
+}
+
+// TestSQLiteDatabaseFromBeforeGooseIsAdopted: a database whose migrations
+// were counted in PRAGMA user_version (Herald before goose) opens without
+// running them again, and later migrations run.
+func TestSQLiteDatabaseFromBeforeGooseIsAdopted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1); PRAGMA user_version = 1;`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db := open(t, path, []store.Migration{{SQLite: `CREATE TABLE a (x INTEGER)`}, {SQLite: `CREATE TABLE b (y INTEGER)`}})
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM a`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("table a after adoption: %d rows (err %v), want its 1 row kept", n, err)
+	}
+	if _, err := db.Exec(`INSERT INTO b VALUES (1)`); err != nil {
+		t.Fatalf("migration 2 did not run after adoption: %v", err)
+	}
+}
+
+// TestSQLiteOnlySchemaIsRefusedOnPostgres: a query service's read model has
+// no PostgreSQL schema; pointing it at PostgreSQL fails at once, saying so.
+func TestSQLiteOnlySchemaIsRefusedOnPostgres(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	_, err := store.Open(context.Background(), dsn, []store.Migration{{SQLite: `CREATE TABLE a (x INTEGER)`}})
+	if err == nil || !strings.Contains(err.Error(), "SQLite only") || !strings.Contains(err.Error(), "file path") {
+		t.Fatalf("SQLite-only schema on PostgreSQL: %v, want an error saying to give a file path", err)
 	}
 }

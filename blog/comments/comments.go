@@ -20,19 +20,31 @@ import (
 const Source = "/blog/comments"
 
 // Migrations is the comments database schema, in order.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	outbox.Schema,
 	store.ProcessedSchema,
-	`CREATE TABLE known_posts (id TEXT PRIMARY KEY) WITHOUT ROWID;
-	CREATE TABLE comments (
-		seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-		id      TEXT NOT NULL UNIQUE,
-		post_id TEXT NOT NULL,
-		content TEXT NOT NULL,
-		status  TEXT NOT NULL,
-		version INTEGER NOT NULL
-	);
-	CREATE INDEX comments_post ON comments (post_id, seq);`,
+	{
+		SQLite: `CREATE TABLE known_posts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+		CREATE TABLE comments (
+			seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+			id      TEXT NOT NULL UNIQUE,
+			post_id TEXT NOT NULL,
+			content TEXT NOT NULL,
+			status  TEXT NOT NULL,
+			version INTEGER NOT NULL
+		);
+		CREATE INDEX comments_post ON comments (post_id, seq);`,
+		Postgres: `CREATE TABLE known_posts (id TEXT PRIMARY KEY);
+		CREATE TABLE comments (
+			seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			id      TEXT NOT NULL UNIQUE,
+			post_id TEXT NOT NULL,
+			content TEXT NOT NULL,
+			status  TEXT NOT NULL,
+			version BIGINT NOT NULL
+		);
+		CREATE INDEX comments_post ON comments (post_id, seq);`,
+	},
 }
 
 // Comment is one comment of a post, as the tutorial's comments service
@@ -64,7 +76,7 @@ func (s *Service) Create(ctx context.Context, postID, content string) ([]Comment
 			return err
 		}
 		c := Comment{ID: event.NewID(), Content: content, Status: event.StatusPending}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, post_id, content, status, version) VALUES (?, ?, ?, ?, 1)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, post_id, content, status, version) VALUES ($1, $2, $3, $4, 1)`,
 			c.ID, postID, c.Content, c.Status); err != nil {
 			return fmt.Errorf("create comment on post %s: %w", postID, err)
 		}
@@ -92,7 +104,7 @@ func listOf(ctx context.Context, q queryer, postID string) ([]Comment, error) {
 	rows, err := q.QueryContext(ctx, `
 		SELECT c.id, c.content, c.status
 		FROM known_posts p LEFT JOIN comments c ON c.post_id = p.id
-		WHERE p.id = ?
+		WHERE p.id = $1
 		ORDER BY c.seq`, postID)
 	if err != nil {
 		return nil, fmt.Errorf("comments of post %s: %w", postID, err)

@@ -31,7 +31,7 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO known_posts (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO known_posts (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.ID); err != nil {
 			return fmt.Errorf("record post %s: %w", d.ID, err)
 		}
 		return nil
@@ -45,23 +45,28 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 	return nil
 }
 
+// moderated applies a decision with one conditional UPDATE, which takes the
+// comment's row lock, so two instances sharing a PostgreSQL database cannot
+// both bump the same version.
 func moderated(ctx context.Context, tx *sql.Tx, d event.CommentData) error {
-	c := event.CommentData{ID: d.ID}
+	c := event.CommentData{ID: d.ID, Status: d.Status}
 	var version int64
-	err := tx.QueryRowContext(ctx, `SELECT post_id, content, status, version FROM comments WHERE id = ?`, d.ID).
-		Scan(&c.PostID, &c.Content, &c.Status, &version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("comment %s (post %s) is not known to the comments service", d.ID, d.PostID)
-	}
-	if err != nil {
-		return fmt.Errorf("look up comment %s: %w", d.ID, err)
-	}
-	if c.Status == d.Status {
+	err := tx.QueryRowContext(ctx, `
+		UPDATE comments SET status = $2, version = version + 1
+		WHERE id = $1 AND status <> $2
+		RETURNING post_id, content, version`, d.ID, d.Status).Scan(&c.PostID, &c.Content, &version)
+	if errors.Is(err, sql.ErrNoRows) { // the status is the decided one already, or no such comment
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM comments WHERE id = $1)`, d.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("look up comment %s: %w", d.ID, err)
+		}
+		if !exists {
+			return fmt.Errorf("comment %s (post %s) is not known to the comments service", d.ID, d.PostID)
+		}
 		return nil
 	}
-	c.Status, version = d.Status, version+1
-	if _, err := tx.ExecContext(ctx, `UPDATE comments SET status = ?, version = ? WHERE id = ?`, c.Status, version, c.ID); err != nil {
-		return fmt.Errorf("update comment %s: %w", c.ID, err)
+	if err != nil {
+		return fmt.Errorf("update comment %s: %w", d.ID, err)
 	}
 	return outbox.Emit(ctx, tx, Source, event.CommentUpdated, c.ID, version, c)
 }

@@ -24,7 +24,7 @@ var DefaultBannedWords = []string{"orange"}
 
 // Migrations is the moderation database schema, in order: an outbox for its
 // decisions and the record of the events it has applied.
-var Migrations = []string{outbox.Schema, store.ProcessedSchema}
+var Migrations = []store.Migration{outbox.Schema, store.ProcessedSchema}
 
 // Subjects are the subjects moderation consumes.
 var Subjects = []string{event.Subject(event.CommentCreated)}

@@ -12,19 +12,27 @@ import (
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
 )
 
 // Source is the CloudEvents source of this service's events.
 const Source = "/blog/posts"
 
 // Migrations is the posts database schema, in order.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	outbox.Schema,
-	`CREATE TABLE posts (
-		id         TEXT PRIMARY KEY,
-		title      TEXT NOT NULL,
-		created_at TEXT NOT NULL
-	) WITHOUT ROWID;`,
+	{
+		SQLite: `CREATE TABLE posts (
+			id         TEXT PRIMARY KEY,
+			title      TEXT NOT NULL,
+			created_at TEXT NOT NULL
+		) WITHOUT ROWID;`,
+		Postgres: `CREATE TABLE posts (
+			id         TEXT PRIMARY KEY,
+			title      TEXT NOT NULL,
+			created_at TEXT NOT NULL
+		);`,
+	},
 }
 
 // Post is a blog post, as the tutorial's posts service shows it.
@@ -47,7 +55,7 @@ func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: 
 func (s *Service) Create(ctx context.Context, title string) (Post, error) {
 	p := Post{ID: event.NewID(), Title: title}
 	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO posts (id, title, created_at) VALUES (?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO posts (id, title, created_at) VALUES ($1, $2, $3)`,
 			p.ID, p.Title, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("create post: %w", err)
 		}
@@ -59,7 +67,7 @@ func (s *Service) Create(ctx context.Context, title string) (Post, error) {
 // Get returns the post with id, or an ENotFound error.
 func (s *Service) Get(ctx context.Context, id string) (Post, error) {
 	var p Post
-	err := s.db.QueryRowContext(ctx, `SELECT id, title FROM posts WHERE id = ?`, id).Scan(&p.ID, &p.Title)
+	err := s.db.QueryRowContext(ctx, `SELECT id, title FROM posts WHERE id = $1`, id).Scan(&p.ID, &p.Title)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Post{}, herald.Errorf(herald.ENotFound, "post %s does not exist", id)
 	}

@@ -26,9 +26,9 @@ import (
 
 // Migrations is the read model's schema, in order. Times are Unix
 // microseconds, so they compare as integers.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	store.ProcessedSchema,
-	`CREATE TABLE posts (
+	{SQLite: `CREATE TABLE posts (
 		id       TEXT PRIMARY KEY,
 		title    TEXT NOT NULL,
 		version  INTEGER NOT NULL, -- effective version of the event that set the row
@@ -46,7 +46,7 @@ var Migrations = []string{
 		created_us   INTEGER NOT NULL, -- the CommentCreated event's time, else the earliest event's
 		created_seen INTEGER NOT NULL  -- 1 once a CommentCreated has set created_us
 	) WITHOUT ROWID;
-	CREATE INDEX comments_post ON comments (post_id, created_us, id);`,
+	CREATE INDEX comments_post ON comments (post_id, created_us, id);`},
 }
 
 // Subjects are the subjects the query service consumes. They are listed,

@@ -32,6 +32,8 @@ type cli struct {
 // serviceFlags are the settings shared by up and serve.
 type serviceFlags struct {
 	Data           string          `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
+	DB             string          `name:"db" env:"HERALD_DB" help:"Database of the one write service being run (users, products, orders, posts, comments or moderation): a postgres:// URL, or a SQLite file path. Default: a SQLite file in --data."`
+	Replica        string          `env:"HERALD_REPLICA" help:"Name of this query replica (query, blog-query): its own read model in --data and its own durable consumer, built from the stream's history when new."`
 	UsersAddr      string          `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
 	ProductsAddr   string          `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
 	OrdersAddr     string          `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`

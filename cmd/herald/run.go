@@ -116,6 +116,9 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 }
 
 func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []target, replicas int) error {
+	if err := checkTargets(targets, f); err != nil {
+		return err
+	}
 	m.stopTimeout = f.StopTimeout
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,12 +102,16 @@ func (m *Main) build(ctx context.Context, t target, f serviceFlags, b *jetstream
 		"moderation": {f.ModerationAddr, "--moderation-addr (HERALD_MODERATION_ADDR)"},
 		"gateway":    {f.GatewayAddr, "--gateway-addr (HERALD_GATEWAY_ADDR)"},
 	}[t.name]
+	cfg := service.Config{
+		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
+		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait,
+	}
+	if !writeServices[t.name] {
+		cfg.DB = "" // checked by checkTargets: --db names a write service's database
+	}
 	switch {
 	case t.app == "shop":
-		return shop.Build(ctx, t.name, shop.Config{
-			DataDir: f.Data, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
-			MaxDeliver: f.MaxDeliver, AckWait: f.AckWait,
-		}, b)
+		return shop.Build(ctx, t.name, cfg, b)
 	case t.name == "gateway":
 		return gateway.Build(ctx, gateway.Config{
 			DataDir: f.Data, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
@@ -114,9 +119,42 @@ func (m *Main) build(ctx context.Context, t target, f serviceFlags, b *jetstream
 			Timeout: f.PushTimeout, MaxDeliver: f.PushMaxDeliver, Backoff: f.PushBackoff,
 		}, b)
 	default:
-		return blog.Build(ctx, t.name, blog.Config{
-			DataDir: f.Data, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
-			MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, BannedWords: f.BannedWords,
-		}, b)
+		return blog.Build(ctx, t.name, blog.Config{Config: cfg, BannedWords: f.BannedWords}, b)
 	}
+}
+
+// writeServices are the services that can keep their data in PostgreSQL
+// (--db): every one with an outbox. The query services' read models are
+// SQLite files local to each replica, and the gateway keeps its
+// subscriptions in its own SQLite file.
+var writeServices = map[string]bool{
+	"users": true, "products": true, "orders": true, "posts": true, "comments": true, "moderation": true,
+}
+
+// queryServices are the services --replica names a replica of.
+var queryServices = map[string]bool{"query": true, "blog-query": true}
+
+// checkTargets refuses flags that do not fit the services ts: --db names the
+// database of exactly one write service (database per service: two write
+// services never share one), and --replica needs a query service.
+func checkTargets(ts []target, f serviceFlags) error {
+	var writers []string
+	hasQuery := false
+	for _, t := range ts {
+		if writeServices[t.name] {
+			writers = append(writers, t.name)
+		}
+		hasQuery = hasQuery || queryServices[t.name]
+	}
+	if f.DB != "" && len(writers) != 1 {
+		if len(writers) == 0 {
+			return errors.New("--db (HERALD_DB) names the database of a write service (users, products, orders, posts, comments or moderation), and none is being run")
+		}
+		return fmt.Errorf("--db (HERALD_DB) names one database, but %s each need their own: run each write service as its own `herald serve <service> --db ...`",
+			strings.Join(writers, ", "))
+	}
+	if f.Replica != "" && !hasQuery {
+		return errors.New("--replica (HERALD_REPLICA) names a query replica, and neither query nor blog-query is being run")
+	}
+	return nil
 }

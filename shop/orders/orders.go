@@ -28,19 +28,31 @@ const (
 )
 
 // Migrations is the orders database schema, in order.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	outbox.Schema,
 	store.ProcessedSchema,
-	`CREATE TABLE known_users (id INTEGER PRIMARY KEY);
-	CREATE TABLE known_products (id INTEGER PRIMARY KEY);
-	CREATE TABLE orders (
-		id         INTEGER PRIMARY KEY AUTOINCREMENT,
-		user_id    INTEGER NOT NULL,
-		product_id INTEGER NOT NULL,
-		status     TEXT NOT NULL,
-		version    INTEGER NOT NULL,
-		created_at TEXT NOT NULL
-	);`,
+	{
+		SQLite: `CREATE TABLE known_users (id INTEGER PRIMARY KEY);
+		CREATE TABLE known_products (id INTEGER PRIMARY KEY);
+		CREATE TABLE orders (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			user_id    INTEGER NOT NULL,
+			product_id INTEGER NOT NULL,
+			status     TEXT NOT NULL,
+			version    INTEGER NOT NULL,
+			created_at TEXT NOT NULL
+		);`,
+		Postgres: `CREATE TABLE known_users (id BIGINT PRIMARY KEY);
+		CREATE TABLE known_products (id BIGINT PRIMARY KEY);
+		CREATE TABLE orders (
+			id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			user_id    BIGINT NOT NULL,
+			product_id BIGINT NOT NULL,
+			status     TEXT NOT NULL,
+			version    BIGINT NOT NULL,
+			created_at TEXT NOT NULL
+		);`,
+	},
 }
 
 // Order is a user's order of one product.
@@ -69,7 +81,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		var user, product bool
 		if err := tx.QueryRowContext(ctx,
-			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = ?), EXISTS (SELECT 1 FROM known_products WHERE id = ?)`,
+			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = $1), EXISTS (SELECT 1 FROM known_products WHERE id = $2)`,
 			userID, productID).Scan(&user, &product); err != nil {
 			return fmt.Errorf("check user and product: %w", err)
 		}
@@ -80,7 +92,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 			return herald.FieldError("body.productId", "product %d is unknown to orders (no shop.product.created event for it has arrived)", productID)
 		}
 		if err := tx.QueryRowContext(ctx,
-			`INSERT INTO orders (user_id, product_id, status, version, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			`INSERT INTO orders (user_id, product_id, status, version, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
@@ -90,21 +102,26 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 }
 
 // Cancel cancels an order and emits shop.order.cancelled.v1. Cancelling a
-// cancelled order changes nothing and emits nothing.
+// cancelled order changes nothing and emits nothing. The change is one
+// conditional UPDATE, so of two cancels racing (on two instances sharing a
+// PostgreSQL database) exactly one emits.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	var o Order
 	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
-		var err error
-		if o, err = get(ctx, tx, id); err != nil {
+		var created string
+		err := tx.QueryRowContext(ctx, `
+			UPDATE orders SET status = $2, version = version + 1
+			WHERE id = $1 AND status = $3
+			RETURNING id, user_id, product_id, status, version, created_at`, id, StatusCancelled, StatusPlaced).
+			Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created)
+		if errors.Is(err, sql.ErrNoRows) { // no such order, or cancelled already
+			o, err = get(ctx, tx, id)
 			return err
 		}
-		if o.Status == StatusCancelled {
-			return nil
-		}
-		o.Status, o.Version = StatusCancelled, o.Version+1
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, version = ? WHERE id = ?`, o.Status, o.Version, o.ID); err != nil {
+		if err != nil {
 			return fmt.Errorf("cancel order %d: %w", id, err)
 		}
+		o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
 		return emit(ctx, tx, event.OrderCancelled, o)
 	})
 	return o, err
@@ -120,7 +137,7 @@ type queryer interface {
 func get(ctx context.Context, q queryer, id int64) (Order, error) {
 	var o Order
 	var created string
-	err := q.QueryRowContext(ctx, `SELECT id, user_id, product_id, status, version, created_at FROM orders WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT id, user_id, product_id, status, version, created_at FROM orders WHERE id = $1`, id).
 		Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, herald.Errorf(herald.ENotFound, "order %d does not exist", id)
@@ -149,14 +166,14 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO known_users (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID)
+		_, err = tx.ExecContext(ctx, `INSERT INTO known_users (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.ID)
 		return err
 	case event.ProductCreated:
 		d, err := event.Decode[event.ProductData](e)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO known_products (id) VALUES (?) ON CONFLICT DO NOTHING`, d.ID)
+		_, err = tx.ExecContext(ctx, `INSERT INTO known_products (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.ID)
 		return err
 	}
 	return nil

@@ -14,21 +14,31 @@ import (
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
 )
 
 // Source is the CloudEvents source of this service's events.
 const Source = "/shop/products"
 
 // Migrations is the products database schema, in order.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	outbox.Schema,
-	`CREATE TABLE products (
-		id         INTEGER PRIMARY KEY AUTOINCREMENT,
-		title      TEXT NOT NULL,
-		image      TEXT NOT NULL,
-		version    INTEGER NOT NULL,
-		updated_at TEXT NOT NULL
-	);`,
+	{
+		SQLite: `CREATE TABLE products (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			title      TEXT NOT NULL,
+			image      TEXT NOT NULL,
+			version    INTEGER NOT NULL,
+			updated_at TEXT NOT NULL
+		);`,
+		Postgres: `CREATE TABLE products (
+			id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			title      TEXT NOT NULL,
+			image      TEXT NOT NULL,
+			version    BIGINT NOT NULL,
+			updated_at TEXT NOT NULL
+		);`,
+	},
 }
 
 // Product is a catalogue entry.
@@ -54,7 +64,7 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
 	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,
-			`INSERT INTO products (title, image, version, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			`INSERT INTO products (title, image, version, updated_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
 			return fmt.Errorf("create product: %w", err)
 		}
@@ -66,29 +76,29 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 // Update changes the title and/or image (nil leaves a field as it is) and
 // emits shop.product.updated.v1 with the next version. An update that changes
 // nothing returns the product as it is and emits nothing.
+//
+// The change is one conditional UPDATE, which takes the product's row lock:
+// concurrent updates (also from another instance on a shared PostgreSQL
+// database) queue behind each other, each bumps the version the previous one
+// left, and their events are committed in that order.
 func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
 	var p Product
 	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
-		var err error
-		if p, err = get(ctx, tx, id); err != nil {
+		var updated string
+		err := tx.QueryRowContext(ctx, `
+			UPDATE products
+			SET title = COALESCE($2, title), image = COALESCE($3, image), version = version + 1, updated_at = $4
+			WHERE id = $1 AND (COALESCE($2, title) <> title OR COALESCE($3, image) <> image)
+			RETURNING id, title, image, version, updated_at`,
+			id, title, image, now().Format(time.RFC3339Nano)).Scan(&p.ID, &p.Title, &p.Image, &p.Version, &updated)
+		if errors.Is(err, sql.ErrNoRows) { // no such product, or nothing to change
+			p, err = get(ctx, tx, id)
 			return err
 		}
-		changed := false
-		if title != nil && *title != p.Title {
-			p.Title, changed = *title, true
-		}
-		if image != nil && *image != p.Image {
-			p.Image, changed = *image, true
-		}
-		if !changed {
-			return nil
-		}
-		p.Version++
-		p.UpdatedAt = now()
-		if _, err := tx.ExecContext(ctx, `UPDATE products SET title = ?, image = ?, version = ?, updated_at = ? WHERE id = ?`,
-			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano), p.ID); err != nil {
+		if err != nil {
 			return fmt.Errorf("update product %d: %w", id, err)
 		}
+		p.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
 		return emit(ctx, tx, event.ProductUpdated, p)
 	})
 	return p, err
@@ -106,7 +116,7 @@ type queryer interface {
 func get(ctx context.Context, q queryer, id int64) (Product, error) {
 	var p Product
 	var updated string
-	err := q.QueryRowContext(ctx, `SELECT id, title, image, version, updated_at FROM products WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT id, title, image, version, updated_at FROM products WHERE id = $1`, id).
 		Scan(&p.ID, &p.Title, &p.Image, &p.Version, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Product{}, herald.Errorf(herald.ENotFound, "product %d does not exist", id)

@@ -22,9 +22,9 @@ import (
 )
 
 // Migrations is the read model's schema, in order.
-var Migrations = []string{
+var Migrations = []store.Migration{
 	store.ProcessedSchema,
-	`CREATE TABLE users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+	{SQLite: `CREATE TABLE users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
 	CREATE TABLE products (
 		id      INTEGER PRIMARY KEY,
 		title   TEXT NOT NULL,
@@ -38,7 +38,7 @@ var Migrations = []string{
 		cancelled  INTEGER NOT NULL,
 		version    INTEGER NOT NULL
 	);
-	CREATE INDEX order_lines_user ON order_lines (user_id, cancelled, order_id);`,
+	CREATE INDEX order_lines_user ON order_lines (user_id, cancelled, order_id);`},
 }
 
 // Subjects are the subjects the query service consumes: every shop event.

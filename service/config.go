@@ -1,0 +1,84 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/store"
+)
+
+// Config is how an app's wiring (shop.Build, blog.Build) sets up one service.
+type Config struct {
+	// DataDir holds the service's SQLite database, <DataDir>/<base>.db, unless
+	// DB names another.
+	DataDir string
+	// DB is the service's database: a postgres:// URL or a SQLite file path.
+	// Empty means the SQLite file in DataDir. Several instances of a write
+	// service may share one PostgreSQL database.
+	DB       string
+	Addr     string // listen address
+	AddrFlag string // the flag that sets Addr, for error messages
+	Logger   *slog.Logger
+	// Replica names one replica of a query service. Each replica has its own
+	// read model (<DataDir>/<base>-<Replica>.db) and its own durable consumer
+	// (<base>-<Replica>), so replicas scale reads and each receives every
+	// event; a new one builds itself from the stream's history. Empty means
+	// the unnamed replica, <base>. Letters, digits, '-' and '_' only.
+	Replica string
+	// Consumer settings for services that consume; zero values take
+	// bus.Consumer's defaults.
+	MaxDeliver int
+	Backoff    []time.Duration
+	AckWait    time.Duration
+	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
+	// failures; production leaves it nil.
+	Wrap func(bus.Handler) bus.Handler
+}
+
+var replicaName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Check reports a Replica that cannot name a durable consumer.
+func (c Config) Check() error {
+	if c.Replica != "" && !replicaName.MatchString(c.Replica) {
+		return fmt.Errorf("replica name %q: use 1 to 64 letters, digits, '-' or '_'", c.Replica)
+	}
+	return nil
+}
+
+// Name returns base with the replica's name, if any: the name of a query
+// replica's database file and durable consumer.
+func (c Config) Name(base string, replicated bool) string {
+	if replicated && c.Replica != "" {
+		return base + "-" + c.Replica
+	}
+	return base
+}
+
+// OpenDB opens the database of the service whose files are named base
+// (e.g. "shop-orders"): Config.DB if set, else <DataDir>/<base>.db, and
+// applies migrations.
+func (c Config) OpenDB(ctx context.Context, base string, migrations []store.Migration) (*sql.DB, error) {
+	dsn := c.DB
+	if dsn == "" {
+		dsn = filepath.Join(c.DataDir, base+".db")
+	}
+	return store.Open(ctx, dsn, migrations)
+}
+
+// Consumer returns the durable consumer name on stream for subjects, with
+// c's delivery settings and h, wrapped by Wrap if set.
+func (c Config) Consumer(name, stream string, subjects []string, h bus.Handler) Consumer {
+	if c.Wrap != nil {
+		h = c.Wrap(h)
+	}
+	return Consumer{Handler: h, Consumer: bus.Consumer{
+		Name: name, Stream: stream, Subjects: subjects,
+		MaxDeliver: c.MaxDeliver, Backoff: c.Backoff, AckWait: c.AckWait,
+	}}
+}

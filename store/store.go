@@ -1,0 +1,106 @@
+// Package store opens a service's private database, SQLite or PostgreSQL,
+// applies its migrations, and holds the pieces every service's schema
+// shares: the processed-events table that makes consumers idempotent, and
+// the locks that let several instances of a service share one PostgreSQL
+// database.
+//
+// Services write SQL both engines speak: `$1`-style placeholders (SQLite
+// reads them too), `ON CONFLICT`, `RETURNING`, and conditional UPDATEs rather
+// than read-then-write, so a statement is safe under PostgreSQL's READ
+// COMMITTED as well as under SQLite's single writer. Only the schema differs
+// per engine (see Migration).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is the SQL engine behind a database.
+type Dialect string
+
+// The engines Herald stores data in.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Migration is one step of a service's schema, written once per engine. An
+// empty Postgres means the service keeps its data in SQLite only (a query
+// service's local read model); opening it on PostgreSQL is an error.
+type Migration struct {
+	SQLite   string
+	Postgres string
+}
+
+// IsPostgresURL reports whether dsn names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a SQLite file.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database dsn names, a postgres:// URL or a SQLite file
+// path, and applies the migrations that have not run yet (see OpenSQLite and
+// OpenPostgres).
+func Open(ctx context.Context, dsn string, migrations []Migration) (*sql.DB, error) {
+	if IsPostgresURL(dsn) {
+		return OpenPostgres(ctx, dsn, migrations)
+	}
+	return OpenSQLite(ctx, dsn, migrations)
+}
+
+// DialectOf returns the engine behind db, from its driver.
+func DialectOf(db *sql.DB) Dialect {
+	if _, ok := db.Driver().(*stdlib.Driver); ok {
+		return Postgres
+	}
+	return SQLite
+}
+
+// IsUniqueViolation reports whether err is a unique constraint refusing a
+// row, on either engine. Services turn it into an EConflict error: on
+// PostgreSQL, two instances can pass the same "does it exist?" check at once,
+// and the constraint is the one that decides.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var sqlErr *sqlite.Error
+	if errors.As(err, &sqlErr) {
+		return sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Querier is what both *sql.DB and *sql.Tx offer.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// InTx runs fn in a transaction and commits it if fn returns nil; otherwise
+// it rolls back and returns fn's error unchanged.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
