@@ -1,7 +1,8 @@
 #!/bin/sh
 # Creates one PostgreSQL role and one database per Herald write service
 # (database per service): for each of HERALD_USERS_DB, HERALD_PRODUCTS_DB,
-# HERALD_ORDERS_DB, HERALD_POSTS_DB and HERALD_COMMENTS_DB, a URL of the form
+# HERALD_ORDERS_DB, HERALD_POSTS_DB, HERALD_COMMENTS_DB and
+# HERALD_MODERATION_DB, a URL of the form
 #
 #   postgres://ROLE:PASSWORD@HOST:PORT/DATABASE?options
 #
@@ -28,7 +29,7 @@ set -e  # (not -u: the postgres image sources a script that lost its exec bit)
 # local socket as POSTGRES_USER; otherwise whatever PG* variables say.
 user=${POSTGRES_USER:-${PGUSER:-postgres}}
 
-for svc in USERS PRODUCTS ORDERS POSTS COMMENTS; do
+for svc in USERS PRODUCTS ORDERS POSTS COMMENTS MODERATION; do
 	var="HERALD_${svc}_DB"
 	eval "url=\${$var:-}"
 	if [ -z "$url" ]; then
