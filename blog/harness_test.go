@@ -43,6 +43,9 @@ type option func(*blog.Config)
 // withDataDir gives the service its own data dir (a new, empty database).
 func withDataDir(dir string) option { return func(c *blog.Config) { c.DataDir = dir } }
 
+// withDB puts the service's database at dsn (a postgres:// URL or a file).
+func withDB(dsn string) option { return func(c *blog.Config) { c.DB = dsn } }
+
 // withWrap wraps the service's consumer handlers.
 func withWrap(w func(bus.Handler) bus.Handler) option { return func(c *blog.Config) { c.Wrap = w } }
 

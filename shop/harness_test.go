@@ -44,6 +44,16 @@ func withDataDir(dir string) option {
 	return func(c *shop.Config, _ *outbox.Publisher) { c.DataDir = dir }
 }
 
+// withDB puts the service's database at dsn (a postgres:// URL or a file).
+func withDB(dsn string) option {
+	return func(c *shop.Config, _ *outbox.Publisher) { c.DB = dsn }
+}
+
+// withReplica names the query replica.
+func withReplica(name string) option {
+	return func(c *shop.Config, _ *outbox.Publisher) { c.Replica = name }
+}
+
 // withWrap wraps the service's consumer handlers.
 func withWrap(w func(bus.Handler) bus.Handler) option {
 	return func(c *shop.Config, _ *outbox.Publisher) { c.Wrap = w }
