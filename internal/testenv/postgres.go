@@ -16,8 +16,9 @@ import (
 )
 
 // DefaultPostgres is the server tests use when HERALD_TEST_POSTGRES is not
-// set: the local one, as Debian's package and .ci/run set it up.
-const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+// set: the local one, as the role .ci/run creates (herald, password herald,
+// allowed to create databases).
+const DefaultPostgres = "postgres://herald:herald@127.0.0.1:5432/postgres?sslmode=disable"
 
 var pgAdmin struct {
 	once sync.Once
