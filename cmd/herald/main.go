@@ -56,12 +56,6 @@ type serviceFlags struct {
 	MaxStreamBytes int64           `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
 }
 
-type busCmd struct {
-	Data    string `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the bus's streams (<data>/nats)."`
-	Listen  string `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the bus."`
-	NoFsync bool   `env:"HERALD_NO_FSYNC" help:"Do not fsync every write (see herald up --help)."`
-}
-
 type upCmd struct {
 	serviceFlags
 	Targets    []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
@@ -73,7 +67,7 @@ type serveCmd struct {
 	serviceFlags
 	Services []string `arg:"" enum:"${targets}" help:"Apps or services to run: shop (users, products, orders, query), blog (posts, comments, moderation, blog-query, gateway)."`
 	NATS     string   `name:"nats" default:"nats://127.0.0.1:4222" env:"HERALD_NATS" help:"URL of the NATS server or cluster (comma-separated URLs)."`
-	Replicas int      `default:"1" env:"HERALD_REPLICAS" help:"Copies of each stream: 1 for one server, 3 for a cluster."`
+	Replicas int      `default:"0" env:"HERALD_REPLICAS" help:"Copies of each stream (the DLQ too): 0 for automatic, which is 3 in a NATS cluster that can place them and 1 otherwise, and never lowers an existing stream; 1 to 5 sets exactly that, even lowering."`
 }
 
 func main() {

@@ -29,38 +29,6 @@ type Main struct {
 	stopTimeout time.Duration
 }
 
-// Bus starts only the embedded NATS server, with the same durable settings as
-// up, listening on c.Listen.
-func (m *Main) Bus(c busCmd) error {
-	if c.Listen == "" {
-		return errors.New("herald bus needs --listen (HERALD_NATS_LISTEN)")
-	}
-	srv, err := m.startServer(c.Data, c.Listen, c.NoFsync)
-	if err != nil {
-		return err
-	}
-	m.stopTimeout = 10 * time.Second
-	fmt.Fprintf(m.Out, "herald bus is up: streams in %s, clients connect to %s\n", filepath.Join(c.Data, "nats"), srv.ClientURL())
-	return nil
-}
-
-func (m *Main) startServer(data, listen string, noFsync bool) (*jetstream.Server, error) {
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{
-		Dir: filepath.Join(data, "nats"), Listen: listen, NoSync: noFsync,
-	})
-	if err != nil {
-		if listen != "" {
-			return nil, fmt.Errorf("%w; change --nats-listen (HERALD_NATS_LISTEN)", err)
-		}
-		return nil, err
-	}
-	if noFsync {
-		m.Log.Warn("fsync is off: an OS crash or power loss can lose acknowledged events")
-	}
-	m.server = srv
-	return srv, nil
-}
-
 // Up starts the embedded NATS server with its storage in <data>/nats and
 // the apps or services c names (the shop and the blog if none). It returns
 // once all are ready; on error it stops what it started.
@@ -69,7 +37,11 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 	if err != nil {
 		return err
 	}
-	srv, err := m.startServer(c.Data, c.NatsListen, c.NoFsync)
+	hint := ""
+	if c.NatsListen != "" {
+		hint = "change --nats-listen (HERALD_NATS_LISTEN)"
+	}
+	srv, err := m.startServer(jetstream.ServerConfig{Dir: filepath.Join(c.Data, "nats"), Listen: c.NatsListen, NoSync: c.NoFsync}, hint)
 	if err != nil {
 		return err
 	}
