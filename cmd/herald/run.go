@@ -33,7 +33,7 @@ type Main struct {
 // the apps or services c names (the shop and the blog if none). It returns
 // once all are ready; on error it stops what it started.
 func (m *Main) Up(ctx context.Context, c upCmd) error {
-	targets, err := resolve(c.Targets)
+	targets, err := plan(c.Targets, c.serviceFlags)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	if len(c.Services) == 0 {
 		return errors.New("name at least one app or service to serve")
 	}
-	targets, err := resolve(c.Services)
+	targets, err := plan(c.Services, c.serviceFlags)
 	if err != nil {
 		return err
 	}
@@ -88,9 +88,6 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 }
 
 func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []target, replicas int) error {
-	if err := checkTargets(targets, f); err != nil {
-		return err
-	}
 	m.stopTimeout = f.StopTimeout
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second

@@ -134,6 +134,16 @@ var writeServices = map[string]bool{
 // queryServices are the services --replica names a replica of.
 var queryServices = map[string]bool{"query": true, "blog-query": true}
 
+// plan resolves names (see resolve) into the services to run and checks
+// that f fits them (see checkTargets), before anything starts.
+func plan(names []string, f serviceFlags) ([]target, error) {
+	ts, err := resolve(names)
+	if err != nil {
+		return nil, err
+	}
+	return ts, checkTargets(ts, f)
+}
+
 // checkTargets refuses flags that do not fit the services ts: --db names the
 // database of exactly one write service (database per service: two write
 // services never share one), and --replica needs a query service.
