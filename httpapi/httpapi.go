@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/store"
 )
 
 // NewAPI returns a Huma API on mux, serving its OpenAPI 3.1 description at
@@ -74,11 +75,17 @@ var status = map[herald.Code]int{
 }
 
 // Error converts err into a Huma problem-details error. A *herald.Error keeps
-// its message and field; any other error is logged with its context and
+// its message and field; a database that cannot be reached is a 503 saying
+// so (retry later; a write whose commit was cut off may have been made, as
+// with any lost answer); any other error is logged with its context and
 // shown to the caller only as "internal error".
 func Error(ctx context.Context, log *slog.Logger, err error) error {
 	var e *herald.Error
-	if !errors.As(err, &e) || e.Code == herald.EInternal {
+	if !errors.As(err, &e) && store.Unreachable(err) {
+		log.WarnContext(ctx, "database unreachable", "err", err)
+		e = herald.Errorf(herald.EUnavailable, "the service cannot reach its database; retry shortly")
+	}
+	if e == nil || e.Code == herald.EInternal {
 		log.ErrorContext(ctx, "internal error", "err", err)
 		return huma.Error500InternalServerError("internal error; the server logged the details")
 	}

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,4 +215,114 @@ func queryRow(t *testing.T, dsn, q string, args []any, dest ...any) {
 	if err := db.QueryRow(q, args...).Scan(dest...); err != nil && err != sql.ErrNoRows {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// TestWriteAnswers503WhileItsDatabaseIsUnreachable cuts the users service
+// off its PostgreSQL database (a proxy in between stops): a write answers
+// 503 saying the database cannot be reached, and is not made; once the
+// database is reachable again, writes succeed and their events flow.
+func TestWriteAnswers503WhileItsDatabaseIsUnreachable(t *testing.T) {
+	e := newEnv(t)
+	dsn := testenv.Postgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.addr
+	users := e.start("users", withDB(u.String()))
+	createUser(t, users, "Before")
+
+	p.stop()
+	code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "During", "email": "during@example.com"}, nil)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(raw), "cannot reach its database") {
+		t.Fatalf("write with the database unreachable: %d %s, want 503 saying the database cannot be reached", code, raw)
+	}
+	p.start(t)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "After", "email": "after@example.com"}, nil)
+		if code != http.StatusCreated {
+			return fmt.Errorf("write after the database came back: %d %s", code, raw)
+		}
+		return nil
+	})
+	var names []string
+	testenv.Eventually(t, 10*time.Second, func() error {
+		names = nil
+		for _, m := range e.events() {
+			ev, err := event.Parse(m.Data)
+			if err != nil {
+				return err
+			}
+			d, err := event.Decode[event.UserCreatedData](ev)
+			if err != nil {
+				return err
+			}
+			names = append(names, d.Name)
+		}
+		if !slices.Equal(names, []string{"Before", "After"}) {
+			return fmt.Errorf("stream holds users %v, want [Before After]", names)
+		}
+		return nil
+	})
+}
+
+// proxy forwards TCP connections to a target until stopped; started again,
+// it listens on the same address.
+type proxy struct {
+	target, addr string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	p := &proxy{target: target, addr: "127.0.0.1:0"}
+	p.start(t)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+// stop closes the listener and every connection through the proxy.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
