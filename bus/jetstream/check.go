@@ -21,7 +21,12 @@ func (b *Bus) Check(ctx context.Context) error {
 	if !versionAtLeast(v, MinServerVersion) {
 		return fmt.Errorf("the NATS server at %s is version %s; Herald needs %s or newer", b.nc.ConnectedUrlRedacted(), v, MinServerVersion)
 	}
-	if _, err := b.js.AccountInfo(ctx); err != nil {
+	// A cluster that has just started answers once it has a meta leader.
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		_, err := b.js.AccountInfo(ctx)
+		return err
+	})
+	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return fmt.Errorf("JetStream is not enabled on the NATS server at %s: start it with -js", b.nc.ConnectedUrlRedacted())
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldev/herald/bus"
 )
 
 // testCluster is embedded servers clustered with each other on free local
@@ -269,5 +271,54 @@ func TestAutomaticReplicasAreOneWhenTheClusterCannotPlaceThree(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `level=WARN msg="stream replicas" stream=PAIR replicas=1 why="automatic: NATS cluster \"herald\" cannot place 3 replicas now`) {
 		t.Errorf("the fallback to 1 replica is not a warning with its reason:\n%s", logs)
+	}
+}
+
+// TestServicesStartingAtOnceOnANewClusterAllEnsureTheStreams: on a cluster
+// with no streams yet, services start together, each connected to another
+// server, and each ensures the same streams and a consumer of its own. All
+// of them get through well within a service's 30s start deadline, and the
+// streams exist once, with 3 replicas. (CreateOrUpdateStream raced like
+// this often went unanswered until the deadline.)
+func TestServicesStartingAtOnceOnANewClusterAllEnsureTheStreams(t *testing.T) {
+	tc := startTestCluster(t, 3)
+	const services = 6
+	var wg sync.WaitGroup
+	errs := make([]error, services)
+	took := make([]time.Duration, services)
+	for i := range services {
+		b, nc, err := Dial(tc.urls[i%len(tc.urls)], fmt.Sprintf("service-%d", i), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		wg.Go(func() {
+			began := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			errs[i] = b.EnsureStream(ctx, "SHOP", "shop.>")
+			if errs[i] == nil {
+				var sub bus.Subscription
+				sub, errs[i] = b.Subscribe(ctx, bus.Consumer{Name: fmt.Sprintf("c%d", i), Stream: "SHOP", FromStart: true},
+					func(context.Context, bus.Message) error { return nil })
+				if sub != nil {
+					defer sub.Stop(ctx)
+				}
+			}
+			took[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("service %d (on %s) after %v: %v", i, tc.urls[i%len(tc.urls)], took[i].Round(time.Millisecond), err)
+		}
+	}
+	t.Logf("start times: %v", took)
+	b, _ := tc.dial(t, Options{})
+	for _, stream := range []string{"SHOP", DLQStream} {
+		if r := streamInfo(t, b, stream).Config.Replicas; r != 3 {
+			t.Errorf("stream %s has %d replicas, want 3", stream, r)
+		}
 	}
 }

@@ -231,8 +231,14 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	}
 	c = c.WithDefaults()
 	if c.FromStart {
-		err := b.js.DeleteConsumer(ctx, c.Stream, c.Name)
-		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		err := untilAnswered(ctx, func(ctx context.Context) error {
+			err := b.js.DeleteConsumer(ctx, c.Stream, c.Name)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
 			return nil, fmt.Errorf("subscribe %s to %s: reset to the first event: %w", c.Name, c.Stream, err)
 		}
 	}
@@ -264,12 +270,19 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	}
 	// Where a consumer starts is fixed when it is created; an existing one
 	// keeps its own.
-	if old, err := b.js.Consumer(ctx, c.Stream, c.Name); err == nil {
-		cfg.DeliverPolicy, cfg.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
-	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
-	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
+	// Both requests are retried while a cluster that has just started (or
+	// lost a server) elects the stream's leader and cannot answer.
+	var cons jetstream.Consumer
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		old, err := b.js.Consumer(ctx, c.Stream, c.Name)
+		if err == nil {
+			cfg.DeliverPolicy, cfg.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
+		} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
+		}
+		cons, err = b.js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
 	}

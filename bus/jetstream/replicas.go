@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,21 +46,23 @@ func replicaPlan(explicit, existing int) []int {
 }
 
 // ensure creates the stream cfg, or updates it to cfg, with the replica
-// count chosen by replicaPlan, and logs the choice and why.
+// count chosen by replicaPlan, and logs the choice and why. A missing stream
+// is created with CreateStream (several services starting at once may race
+// to create it: the losers update it instead); an existing one is updated
+// only if it differs from cfg. Each request is retried while the cluster
+// cannot answer yet (untilAnswered).
 func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
-	existing := 0
-	if s, err := b.js.Stream(ctx, cfg.Name); err == nil {
-		existing = s.CachedInfo().Config.Replicas
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+	existing, current, err := b.streamConfig(ctx, cfg.Name)
+	if err != nil {
 		return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 	}
 	var refused error // the server's answer to the offer before, if any
 	plan := replicaPlan(b.replicas, existing)
 	for i, r := range plan {
 		cfg.Replicas = r
-		s, err := b.js.CreateOrUpdateStream(ctx, cfg)
+		got, err := b.createOrUpdate(ctx, cfg, current)
 		if err == nil {
-			b.logReplicas(cfg.Name, s.CachedInfo().Config.Replicas, existing, refused)
+			b.logReplicas(cfg.Name, got, existing, refused)
 			return nil
 		}
 		if i == len(plan)-1 || !cannotPlace(err) {
@@ -68,6 +71,67 @@ func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
 		refused = err
 	}
 	return nil // not reached: plan is never empty
+}
+
+// streamConfig returns the replicas and configuration of stream name, or 0
+// and nil if it does not exist.
+func (b *Bus) streamConfig(ctx context.Context, name string) (int, *jetstream.StreamConfig, error) {
+	var cfg *jetstream.StreamConfig
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		s, err := b.js.Stream(ctx, name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			cfg = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c := s.CachedInfo().Config
+		cfg = &c
+		return nil
+	})
+	if err != nil || cfg == nil {
+		return 0, nil, err
+	}
+	return cfg.Replicas, cfg, nil
+}
+
+// createOrUpdate makes the stream match cfg, given its configuration now
+// (nil if it does not exist), and returns its replica count.
+func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, current *jetstream.StreamConfig) (int, error) {
+	if current != nil && sameStream(*current, cfg) {
+		return current.Replicas, nil
+	}
+	var replicas int
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		var s jetstream.Stream
+		var err error
+		if current == nil {
+			s, err = b.js.CreateStream(ctx, cfg)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				// Another service created it first, or an unanswered
+				// attempt of ours did: update it from here on.
+				current = &jetstream.StreamConfig{}
+				s, err = b.js.UpdateStream(ctx, cfg)
+			}
+		} else {
+			s, err = b.js.UpdateStream(ctx, cfg)
+		}
+		if err != nil {
+			return err
+		}
+		replicas = s.CachedInfo().Config.Replicas
+		return nil
+	})
+	return replicas, err
+}
+
+// sameStream reports whether the stream configured as have already has
+// every setting EnsureStream gives it in want.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.MaxBytes == want.MaxBytes &&
+		have.Replicas == want.Replicas && have.Storage == want.Storage && have.Retention == want.Retention &&
+		have.Discard == want.Discard && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect
 }
 
 // logReplicas logs that stream got replicas, and why. existing is what it
