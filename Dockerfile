@@ -35,158 +35,9 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # named volume mounted on /data copies this ownership.
 RUN mkdir -p /out/data
 
-# ---- probe: a health check that needs no shell ----
-# distroless has no shell, curl, wget or nc, so a container health check
-# (docker-compose.yml) cannot use them. This standard-library-only program is
-# that check: `herald-probe http://127.0.0.1:8081/readyz` exits 0 on a 200,
-# `herald-probe jetstream://127.0.0.1:4222` exits 0 when the NATS server's
-# JetStream answers (in a cluster: once a JetStream leader is elected). It is
-# not part of Herald's Go module; Kubernetes does not need it (its httpGet
-# and tcpSocket probes run outside the container).
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS probe
-ARG TARGETOS
-ARG TARGETARCH
-WORKDIR /probe
-COPY <<'EOF' main.go
-// Command herald-probe checks one address and exits 0 if it answers well:
-//
-//	http://host:port/path   an HTTP GET answered 200
-//	jetstream://host:port   a NATS server whose JetStream answers an account
-//	                        info request (in a cluster: a JetStream leader is
-//	                        elected and reachable from this server)
-//	nats://host:port        a NATS server's INFO greeting
-//	tcp://host:port         a TCP connection
-package main
-
-import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"time"
-)
-
-const timeout = 3 * time.Second
-
-func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: herald-probe http://host:port/path | jetstream://host:port | nats://host:port | tcp://host:port")
-		os.Exit(2)
-	}
-	if err := probe(os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "herald-probe:", err)
-		os.Exit(1)
-	}
-}
-
-func probe(target string) error {
-	scheme, addr, ok := strings.Cut(target, "://")
-	if !ok {
-		return fmt.Errorf("%q: want a scheme (http, jetstream, nats or tcp)", target)
-	}
-	switch scheme {
-	case "http":
-		c := &http.Client{Timeout: timeout}
-		resp, err := c.Get(target)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", target, resp.Status)
-		}
-		return nil
-	case "jetstream", "nats", "tcp":
-		conn, err := net.DialTimeout("tcp", addr, timeout)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if scheme == "tcp" {
-			return nil
-		}
-		conn.SetDeadline(time.Now().Add(timeout))
-		r := bufio.NewReader(conn)
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("%s: no greeting: %w", target, err)
-		}
-		if !strings.HasPrefix(line, "INFO ") {
-			return fmt.Errorf("%s: not a NATS server (greeting %.40q)", target, line)
-		}
-		if scheme == "nats" {
-			return nil
-		}
-		return jetStreamInfo(conn, r, target)
-	}
-	return fmt.Errorf("%q: unknown scheme %q (want http, jetstream, nats or tcp)", target, scheme)
-}
-
-// jetStreamInfo asks $JS.API.INFO over the NATS protocol and wants an answer
-// without an error.
-func jetStreamInfo(conn net.Conn, r *bufio.Reader, target string) error {
-	const inbox = "_INBOX.herald-probe"
-	_, err := io.WriteString(conn, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"name\":\"herald-probe\"}\r\n"+
-		"SUB "+inbox+" 1\r\nPUB $JS.API.INFO "+inbox+" 0\r\n\r\n")
-	if err != nil {
-		return err
-	}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("%s: no JetStream answer: %w", target, err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0 || f[0] == "+OK" || f[0] == "PONG" || f[0] == "INFO":
-		case f[0] == "PING":
-			io.WriteString(conn, "PONG\r\n")
-		case f[0] == "-ERR":
-			return fmt.Errorf("%s: %s", target, line)
-		case f[0] == "HMSG": // a status message: 503, no JetStream here
-			return fmt.Errorf("%s: no JetStream responder (is JetStream enabled?)", target)
-		case f[0] == "MSG" && len(f) >= 4:
-			n, err := strconv.Atoi(f[len(f)-1])
-			if err != nil {
-				return fmt.Errorf("%s: bad message %q", target, line)
-			}
-			body := make([]byte, n+2)
-			if _, err := io.ReadFull(r, body); err != nil {
-				return fmt.Errorf("%s: %w", target, err)
-			}
-			var info struct {
-				Error *struct {
-					Code        int    `json:"code"`
-					Description string `json:"description"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(body[:n], &info); err != nil {
-				return fmt.Errorf("%s: bad JetStream answer: %w", target, err)
-			}
-			if info.Error != nil {
-				return fmt.Errorf("%s: JetStream: %s (%d)", target, info.Error.Description, info.Error.Code)
-			}
-			return nil
-		default:
-			return fmt.Errorf("%s: unexpected %q", target, line)
-		}
-	}
-}
-EOF
-RUN --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w" -o /out/herald-probe main.go
-
 # ---- the image ----
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/herald /herald
-COPY --from=probe /out/herald-probe /herald-probe
 COPY --from=build --chown=65532:65532 /out/data /data
 # Defaults for a container: data in /data, every service on all interfaces
 # (the binary's own defaults are 127.0.0.1, right for a laptop, useless
@@ -204,6 +55,9 @@ ENV HERALD_DATA=/data \
     HERALD_GATEWAY_ADDR=0.0.0.0:4005
 USER 65532:65532
 VOLUME ["/data"]
+# Health checks need no shell: `herald probe http://127.0.0.1:8081/readyz`
+# exits 0 on a 200, `herald probe nats://127.0.0.1:4222` once JetStream
+# answers (docker-compose.yml uses both).
 # Documentation only: the services' ports, the embedded bus of `up` (4223),
 # and a `herald bus` node's client and cluster ports (4222, 6222).
 EXPOSE 8081 8082 8083 8084 4000 4001 4002 4003 4005 4222 4223 6222

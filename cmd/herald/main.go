@@ -27,6 +27,7 @@ type cli struct {
 	Serve serveCmd `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
 	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
 	DLQ   dlqCmd   `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
+	Probe probeCmd `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
 }
 
 // serviceFlags are the settings shared by up and serve.
@@ -81,6 +82,13 @@ func main() {
 	m := &Main{Log: log, Out: os.Stdout}
 	if strings.HasPrefix(k.Command(), "dlq ") {
 		if err := m.DLQ(ctx, c.DLQ, k.Command()); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if k.Command() == "probe <url>" {
+		if err := m.Probe(ctx, c.Probe); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)
 			os.Exit(1)
 		}
