@@ -237,6 +237,9 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		badRow{name: "unknown user", body: fmt.Sprintf(`{"userId":%d,"productId":%d}`, unknown, prod), status: 422, loc: "body.userId"},
 		badRow{name: "unknown product", body: fmt.Sprintf(`{"userId":%d,"productId":%d}`, user, unknown), status: 422, loc: "body.productId"},
 	)
+	for name, query := range map[string]string{"no userId": "", "userId is a word": "?userId=ann", "zero userId": "?userId=0"} {
+		add(badEndpoint{"list-orders", "orders", "GET", "/orders" + query}, badRow{name: name, status: 422, loc: "query.userId"})
+	}
 	idRows(badEndpoint{"get-order", "orders", "GET", ""}, "/orders/%s", nil, "unknown order")
 	idRows(badEndpoint{"cancel-order", "orders", "DELETE", ""}, "/orders/%s", nil, "unknown order")
 

@@ -370,3 +370,27 @@ func dump(t *testing.T, db *sql.DB) string {
 	}
 	return b.String()
 }
+
+func TestOrdersListsAUsersOrdersNewestFirst(t *testing.T) {
+	e := newEnv(t)
+	s := e.startAll()
+	shopHistory(t, s)
+	type order struct {
+		ID        int64  `json:"id"`
+		UserID    int64  `json:"userId"`
+		ProductID int64  `json:"productId"`
+		Status    string `json:"status"`
+	}
+	// Bob (user 2) ordered the pen (product 3, then cancelled) and the mug (2).
+	var got []order
+	testenv.MustDo(t, http.StatusOK, "GET", s["orders"].URL()+"/orders?userId=2", nil, &got)
+	want := []order{{ID: 5, UserID: 2, ProductID: 2, Status: "placed"}, {ID: 4, UserID: 2, ProductID: 3, Status: "cancelled"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("orders of user 2: %v, want %v", got, want)
+	}
+	var none []order
+	testenv.MustDo(t, http.StatusOK, "GET", s["orders"].URL()+"/orders?userId=3", nil, &none)
+	if none == nil || len(none) != 0 {
+		t.Errorf("orders of a user without orders: %v, want []", none)
+	}
+}

@@ -22,6 +22,14 @@ type idInput struct {
 	ID int64 `path:"id" minimum:"1" doc:"Order id"`
 }
 
+type listInput struct {
+	UserID int64 `query:"userId" minimum:"1" required:"true" doc:"The user whose orders to list"`
+}
+
+type listOutput struct {
+	Body []Order `nullable:"false"`
+}
+
 type createdOutput struct {
 	Location string `header:"Location"`
 	Body     Order
@@ -43,6 +51,16 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 			return nil, httpapi.Error(ctx, log, err)
 		}
 		return &createdOutput{Location: "/orders/" + strconv.FormatInt(o.ID, 10), Body: o}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "list-orders", Method: http.MethodGet, Path: "/orders", Summary: "List a user's orders",
+		Description: "Newest first, cancelled ones included; an empty list for a user without orders.",
+	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
+		os, err := s.ListByUser(ctx, in.UserID)
+		if err != nil {
+			return nil, httpapi.Error(ctx, log, err)
+		}
+		return &listOutput{Body: os}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order", Method: http.MethodGet, Path: "/orders/{id}", Summary: "Get an order",

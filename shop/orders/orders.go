@@ -53,6 +53,10 @@ var Migrations = []store.Migration{
 			created_at TEXT NOT NULL
 		);`,
 	},
+	{
+		SQLite:   `CREATE INDEX orders_user ON orders (user_id, id);`,
+		Postgres: `CREATE INDEX orders_user ON orders (user_id, id);`,
+	},
 }
 
 // Order is a user's order of one product.
@@ -125,6 +129,31 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 		return emit(ctx, tx, event.OrderCancelled, o)
 	})
 	return o, err
+}
+
+// ListByUser returns the orders of user userID, newest first: an empty,
+// non-nil slice for a user without orders (or one orders has not heard of).
+func (s *Service) ListByUser(ctx context.Context, userID int64) ([]Order, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, user_id, product_id, status, version, created_at FROM orders WHERE user_id = $1 ORDER BY id DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []Order{}
+	for rows.Next() {
+		var o Order
+		var created string
+		if err := rows.Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created); err != nil {
+			return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+		}
+		o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+	}
+	return out, nil
 }
 
 // Get returns the order with id, or an ENotFound error.
