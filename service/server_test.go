@@ -218,3 +218,27 @@ func TestUnknownRouteAndWrongMethodAreProblems(t *testing.T) {
 		t.Errorf("DELETE /livez: Allow %q, want it to name GET", allow)
 	}
 }
+
+func TestPprofIsServedOnlyWhenAskedFor(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		ctx := context.Background()
+		s := service.New("t", slog.New(slog.DiscardHandler))
+		db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "t.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.DB, s.Addr, s.Pprof = db, "127.0.0.1:0", on
+		if err := s.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(s.URL() + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("Pprof=%v: /debug/pprof/cmdline answered %d, want %d", on, resp.StatusCode, want)
+		}
+		s.Stop(ctx)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,10 @@ type Service struct {
 	// CORS lets browser pages from any origin call the service's API (the
 	// blog's browser client runs on another port). Off by default.
 	CORS bool
+	// Pprof serves Go's profiles (net/http/pprof) at /debug/pprof/ on the
+	// service's address, for benchmarks and diagnosis. Off by default: a
+	// profile exposes the process's internals to anyone who can reach it.
+	Pprof bool
 	// OnStart, if set, runs in Start once the consumers and the relay run,
 	// before HTTP is served; an error fails Start. OnStop runs in Stop after
 	// HTTP has stopped and before the consumers are drained. A service with
@@ -186,6 +191,13 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			s.ln.Close()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
+	}
+	if s.Pprof {
+		s.Mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		s.Mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		s.Mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		s.Mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		s.Mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	var h http.Handler = httpapi.WithProblems(s.Mux)
 	if s.CORS {

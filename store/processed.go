@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/heraldev/herald/internal/failpoint"
 )
@@ -73,7 +74,10 @@ func ApplyOnce(ctx context.Context, db *sql.DB, eventID string, apply func(*sql.
 		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
+	// processed_at, to the microsecond, is when the event took effect (give
+	// or take the commit): propagation lag is measured from it.
+	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		eventID, time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return false, fmt.Errorf("record event %s: %w", eventID, err)
 	}

@@ -54,6 +54,7 @@ type serviceFlags struct {
 	MaxDeliver     int             `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
 	AckWait        time.Duration   `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
 	StopTimeout    time.Duration   `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+	Pprof          bool            `env:"HERALD_PPROF" help:"Serve Go's profiles at /debug/pprof/ on every service's address (for benchmarks and diagnosis; exposes the process's internals, so off by default)."`
 	MaxStreamBytes int64           `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
 }
 

@@ -110,6 +110,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 		if err != nil {
 			return err
 		}
+		s.Pprof = f.Pprof
 		m.services = append(m.services, s)
 		m.apps = append(m.apps, t.app)
 		if err := s.Listen(); err != nil {
