@@ -17,7 +17,6 @@ import (
 	"github.com/heraldev/herald/blog/moderation"
 	"github.com/heraldev/herald/blog/posts"
 	"github.com/heraldev/herald/blog/query"
-	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/outbox"
@@ -96,27 +95,20 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "comments":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, thenNotify(s.Relay, s.Apply(reg, comments.Apply))))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, s.Apply(reg, service.Projection{Apply: comments.Apply, Committed: notify(s.Relay)})))
 	case "moderation":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, thenNotify(s.Relay, s.Apply(reg, mod.Apply))))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, s.Apply(reg, service.Projection{Apply: mod.Apply, Committed: notify(s.Relay)})))
 	case "blog-query":
 		query.Register(httpapi.NewAPI(s.Mux, "Herald blog query", "1.0.0"), query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, query.Apply)))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, service.Projection{Apply: query.Apply})))
 	}
 	return s, nil
 }
 
-// thenNotify wakes relay after h has handled a message, so the events h's
-// transaction committed to the outbox are published at once instead of at
-// the relay's next poll. A failed or duplicate message wakes it needlessly,
-// which is harmless.
-func thenNotify(relay *outbox.Relay, h bus.Handler) bus.Handler {
-	return func(ctx context.Context, m bus.Message) error {
-		err := h(ctx, m)
-		if err == nil {
-			relay.Notify()
-		}
-		return err
-	}
+// notify wakes relay once a transaction that applied events has committed,
+// so the events it added to the outbox are published at once instead of at
+// the relay's next poll.
+func notify(relay *outbox.Relay) func([]event.Envelope) {
+	return func([]event.Envelope) { relay.Notify() }
 }

@@ -78,10 +78,16 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "orders":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		orders.Register(api, orders.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Apply(reg, orders.Apply)))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Apply(reg, service.Projection{Apply: orders.Apply})))
 	case "query":
-		query.Register(api, query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, query.Apply)))
+		q, err := query.New(ctx, db)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		query.Register(api, q, s.Log)
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects,
+			s.Apply(reg, service.Projection{Apply: query.Apply, Committed: q.Committed})))
 	}
 	return s, nil
 }

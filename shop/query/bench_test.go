@@ -27,7 +27,7 @@ func seedBench(b *testing.B) *query.Service {
 			es = append(es, ev(b, event.OrderCreated, 1, event.OrderData{ID: order, UserID: u, ProductID: p}))
 		}
 	}
-	apply(b, db, es...)
+	apply(b, q, db, es...)
 	return q
 }
 

@@ -59,54 +59,37 @@ type Product struct {
 
 // Service answers from the read model. It is safe for concurrent use.
 type Service struct {
-	db *sql.DB
+	v *view
 }
 
-// New returns a query service on db.
-func New(db *sql.DB) *Service { return &Service{db: db} }
+// New returns a query service on db, whose read model it loads into memory.
+// The consumer that feeds db must call Committed after each commit.
+func New(ctx context.Context, db *sql.DB) (*Service, error) {
+	v, err := load(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{v: v}, nil
+}
+
+// Committed makes the answers show es, events Apply has folded into the
+// tables in a transaction that has committed.
+func (s *Service) Committed(es []event.Envelope) { s.v.fold(es) }
 
 // UserProducts returns the products user id has ordered and not cancelled,
 // each once, newest order first, with their current title and image. A user
 // the service has never heard of is an ENotFound error; a known user with no
-// orders gets an empty, non-nil slice.
+// orders gets an empty, non-nil slice. It reads memory only.
 func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT p.id, p.title, p.image
-		FROM order_lines o JOIN products p ON p.id = o.product_id
-		WHERE o.user_id = ? AND o.cancelled = 0
-		GROUP BY p.id
-		ORDER BY max(o.order_id) DESC`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("products of user %d: %w", userID, err)
-	}
-	defer rows.Close()
-	out := []Product{}
-	for rows.Next() {
-		var p Product
-		if err := rows.Scan(&p.ID, &p.Title, &p.Image); err != nil {
-			return nil, fmt.Errorf("products of user %d: %w", userID, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("products of user %d: %w", userID, err)
-	}
-	if len(out) > 0 {
-		return out, nil // a user with orders is known: no second query
-	}
-	var known bool
-	if err := s.db.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1) OR EXISTS (SELECT 1 FROM order_lines WHERE user_id = ?1)`,
-		userID).Scan(&known); err != nil {
-		return nil, fmt.Errorf("look up user %d: %w", userID, err)
-	}
+	ps, known := s.v.userProducts(userID)
 	if !known {
 		return nil, herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", userID)
 	}
-	return out, nil
+	return ps, nil
 }
 
-// Apply folds one validated shop event into the read model inside tx.
+// Apply folds one validated shop event into the read model's tables inside
+// tx; call Service.Committed with it once tx has committed.
 // Unknown types are an error (the caller validates against the registry
 // first, so this means a type was registered but not handled here).
 func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {

@@ -19,7 +19,11 @@ func newQuery(t testing.TB) (*query.Service, *sql.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return query.New(db), db
+	q, err := query.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, db
 }
 
 func ev(t testing.TB, typ string, version int64, data any) event.Envelope {
@@ -31,12 +35,15 @@ func ev(t testing.TB, typ string, version int64, data any) event.Envelope {
 	return e
 }
 
-func apply(t testing.TB, db *sql.DB, es ...event.Envelope) {
+// apply folds each event into the tables in a transaction of its own and,
+// once it has committed, into q's view, as the service's consumer does.
+func apply(t testing.TB, q *query.Service, db *sql.DB, es ...event.Envelope) {
 	t.Helper()
 	for _, e := range es {
 		if err := store.InTx(context.Background(), db, func(tx *sql.Tx) error { return query.Apply(context.Background(), tx, e) }); err != nil {
 			t.Fatal(err)
 		}
+		q.Committed([]event.Envelope{e})
 	}
 }
 
@@ -51,7 +58,7 @@ func answer(t *testing.T, q *query.Service, user int64) string {
 
 func TestOlderProductUpdateIsIgnored(t *testing.T) {
 	q, db := newQuery(t)
-	apply(t, db,
+	apply(t, q, db,
 		ev(t, event.UserCreated, 1, event.UserCreatedData{ID: 1, Name: "a", Email: "a@x"}),
 		ev(t, event.OrderCreated, 1, event.OrderData{ID: 1, UserID: 1, ProductID: 7}),
 		ev(t, event.ProductUpdated, 3, event.ProductData{ID: 7, Title: "v3", Image: "v3.png"}),
@@ -65,11 +72,11 @@ func TestOlderProductUpdateIsIgnored(t *testing.T) {
 
 func TestOrderForAProductNotYetSeenShowsOnceTheProductArrives(t *testing.T) {
 	q, db := newQuery(t)
-	apply(t, db, ev(t, event.OrderCreated, 1, event.OrderData{ID: 1, UserID: 1, ProductID: 7}))
+	apply(t, q, db, ev(t, event.OrderCreated, 1, event.OrderData{ID: 1, UserID: 1, ProductID: 7}))
 	if got := answer(t, q, 1); got != "[]" {
 		t.Fatalf("before the product: %s, want [] (the user is known from the order)", got)
 	}
-	apply(t, db, ev(t, event.ProductCreated, 1, event.ProductData{ID: 7, Title: "hat", Image: "hat.png"}))
+	apply(t, q, db, ev(t, event.ProductCreated, 1, event.ProductData{ID: 7, Title: "hat", Image: "hat.png"}))
 	if got, want := answer(t, q, 1), "[{7 hat hat.png}]"; got != want {
 		t.Fatalf("after the product: %s, want %s", got, want)
 	}
@@ -77,7 +84,7 @@ func TestOrderForAProductNotYetSeenShowsOnceTheProductArrives(t *testing.T) {
 
 func TestCancellationBeforeItsOrderStaysCancelled(t *testing.T) {
 	q, db := newQuery(t)
-	apply(t, db,
+	apply(t, q, db,
 		ev(t, event.ProductCreated, 1, event.ProductData{ID: 7, Title: "hat", Image: "hat.png"}),
 		ev(t, event.OrderCancelled, 2, event.OrderData{ID: 1, UserID: 1, ProductID: 7}),
 		ev(t, event.OrderCreated, 1, event.OrderData{ID: 1, UserID: 1, ProductID: 7}),
@@ -89,7 +96,7 @@ func TestCancellationBeforeItsOrderStaysCancelled(t *testing.T) {
 
 func TestProductOrderedTwiceShowsOnceAtItsNewestOrder(t *testing.T) {
 	q, db := newQuery(t)
-	apply(t, db,
+	apply(t, q, db,
 		ev(t, event.ProductCreated, 1, event.ProductData{ID: 7, Title: "hat", Image: "hat.png"}),
 		ev(t, event.ProductCreated, 1, event.ProductData{ID: 8, Title: "mug", Image: "mug.png"}),
 		ev(t, event.OrderCreated, 1, event.OrderData{ID: 3, UserID: 1, ProductID: 7}),
@@ -106,7 +113,7 @@ func TestUnknownUserIsNotFoundAndKnownUserWithoutOrdersIsEmpty(t *testing.T) {
 	if _, err := q.UserProducts(context.Background(), 1); err == nil {
 		t.Fatal("unknown user: no error")
 	}
-	apply(t, db, ev(t, event.UserCreated, 1, event.UserCreatedData{ID: 1, Name: "a", Email: "a@x"}))
+	apply(t, q, db, ev(t, event.UserCreated, 1, event.UserCreatedData{ID: 1, Name: "a", Email: "a@x"}))
 	ps, err := q.UserProducts(context.Background(), 1)
 	if err != nil || ps == nil || len(ps) != 0 {
 		t.Fatalf("known user without orders: %#v, %v; want a non-nil empty slice", ps, err)

@@ -1,0 +1,180 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/heraldev/herald/event"
+)
+
+// view is the read model in memory, what UserProducts answers from: the same
+// rows as the tables, folded by the same rules (a higher version wins; a
+// cancellation is a tombstone the order's creation cannot revive). It is
+// filled from the tables when the service starts and then kept current by
+// Committed, after each transaction that applied events has committed, so it
+// never shows what the database does not hold. It is safe for concurrent
+// use.
+type view struct {
+	mu       sync.RWMutex
+	users    map[int64]struct{}   // users a UserCreated has named
+	products map[int64]productRow // by product id
+	lines    map[int64]*line      // by order id
+	byUser   map[int64][]*line    // each user's lines, in no order
+}
+
+type productRow struct {
+	title, image string
+	version      int64
+}
+
+type line struct {
+	order, user, product int64
+	cancelled            bool
+	version              int64
+}
+
+func newView() *view {
+	return &view{users: map[int64]struct{}{}, products: map[int64]productRow{}, lines: map[int64]*line{}, byUser: map[int64][]*line{}}
+}
+
+// load reads the whole read model from db into a new view.
+func load(ctx context.Context, db *sql.DB) (*view, error) {
+	v := newView()
+	err := eachRow(ctx, db, `SELECT id FROM users`, func(r *sql.Rows) error {
+		var id int64
+		err := r.Scan(&id)
+		v.users[id] = struct{}{}
+		return err
+	})
+	if err == nil {
+		err = eachRow(ctx, db, `SELECT id, title, image, version FROM products`, func(r *sql.Rows) error {
+			var id int64
+			var p productRow
+			err := r.Scan(&id, &p.title, &p.image, &p.version)
+			v.products[id] = p
+			return err
+		})
+	}
+	if err == nil {
+		err = eachRow(ctx, db, `SELECT order_id, user_id, product_id, cancelled, version FROM order_lines`, func(r *sql.Rows) error {
+			var l line
+			if err := r.Scan(&l.order, &l.user, &l.product, &l.cancelled, &l.version); err != nil {
+				return err
+			}
+			v.putLine(l)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load the read model: %w", err)
+	}
+	return v, nil
+}
+
+func eachRow(ctx context.Context, db *sql.DB, q string, f func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// fold applies events, already committed to the tables, to the view by the
+// tables' rules. Events the view cannot decode are skipped: Apply refused
+// them, so they were never committed.
+func (v *view) fold(es []event.Envelope) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, e := range es {
+		switch e.Type {
+		case event.UserCreated:
+			if d, err := event.Decode[event.UserCreatedData](e); err == nil {
+				v.users[d.ID] = struct{}{}
+			}
+		case event.ProductCreated, event.ProductUpdated:
+			if d, err := event.Decode[event.ProductData](e); err == nil {
+				if old, ok := v.products[d.ID]; !ok || e.EntityVersion > old.version {
+					v.products[d.ID] = productRow{title: d.Title, image: d.Image, version: e.EntityVersion}
+				}
+			}
+		case event.OrderCreated, event.OrderCancelled:
+			if d, err := event.Decode[event.OrderData](e); err == nil {
+				l := line{order: d.ID, user: d.UserID, product: d.ProductID, cancelled: e.Type == event.OrderCancelled, version: e.EntityVersion}
+				if old, ok := v.lines[d.ID]; !ok {
+					v.putLine(l)
+				} else if l.version > old.version {
+					old.cancelled, old.version = l.cancelled, l.version
+				}
+			}
+		}
+	}
+}
+
+// putLine adds a line the view does not have. Callers hold mu (or own v).
+func (v *view) putLine(l line) {
+	p := &l
+	v.lines[l.order] = p
+	v.byUser[l.user] = append(v.byUser[l.user], p)
+}
+
+// userProducts answers UserProducts from the view; known is false for a
+// user no event has named.
+func (v *view) userProducts(user int64) (ps []Product, known bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	lines := v.byUser[user]
+	_, named := v.users[user]
+	if !named && len(lines) == 0 {
+		return nil, false
+	}
+	type hit struct {
+		p      Product
+		newest int64 // the product's newest live order
+	}
+	hits := make([]hit, 0, len(lines))
+	var at map[int64]int // product → index in hits, for users with many lines
+	if len(lines) > 32 {
+		at = make(map[int64]int, len(lines))
+	}
+	for _, l := range lines {
+		if l.cancelled {
+			continue
+		}
+		pr, ok := v.products[l.product]
+		if !ok {
+			continue // shown once the product arrives
+		}
+		i := -1
+		if at != nil {
+			if j, ok := at[l.product]; ok {
+				i = j
+			}
+		} else {
+			i = slices.IndexFunc(hits, func(h hit) bool { return h.p.ID == l.product })
+		}
+		if i >= 0 {
+			hits[i].newest = max(hits[i].newest, l.order)
+			continue
+		}
+		if at != nil {
+			at[l.product] = len(hits)
+		}
+		hits = append(hits, hit{Product{ID: l.product, Title: pr.title, Image: pr.image}, l.order})
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.newest, a.newest) })
+	ps = make([]Product, len(hits))
+	for i, h := range hits {
+		ps[i] = h.p
+	}
+	return ps, true
+}
