@@ -95,13 +95,13 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "comments":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, s.Apply(reg, service.Projection{Apply: comments.Apply, Committed: notify(s.Relay)})))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, s.Project(reg, service.Projection{Apply: comments.Apply, Committed: notify(s.Relay)})))
 	case "moderation":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, s.Apply(reg, service.Projection{Apply: mod.Apply, Committed: notify(s.Relay)})))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, s.Project(reg, service.Projection{Apply: mod.Apply, Committed: notify(s.Relay)})))
 	case "blog-query":
 		query.Register(httpapi.NewAPI(s.Mux, "Herald blog query", "1.0.0"), query.New(db), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Apply(reg, service.Projection{Apply: query.Apply})))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects, s.Project(reg, service.Projection{Apply: query.Apply})))
 	}
 	return s, nil
 }

@@ -31,6 +31,11 @@ type Message struct {
 // idempotent: delivery is at least once.
 type Handler func(ctx context.Context, m Message) error
 
+// BatchHandler processes several messages at once, all or none: a nil error
+// acknowledges every one of them; an error acknowledges none, and each is
+// then handed to the consumer's Handler alone (see Consumer.Batch).
+type BatchHandler func(ctx context.Context, ms []Message) error
+
 // Consumer describes a durable subscription. Its Name is the durable
 // consumer's name: keep it stable, or the consumer starts again from the
 // first event.
@@ -56,6 +61,17 @@ type Consumer struct {
 	// not know yet receives; earlier events are skipped. It does not move a
 	// consumer that exists (see FromStart).
 	StartSeq uint64
+	// Batch, if set, handles the messages that are waiting together, up to
+	// MaxBatch at a time, so a consumer that is behind commits many in one
+	// transaction. A message is never held back to wait for others: one
+	// that arrives alone (a consumer that keeps up) goes to the Handler. If
+	// Batch fails, each of its messages goes to the Handler alone, with the
+	// usual retries and dead-lettering: one poison message cannot fail the
+	// others. Messages being redelivered go to the Handler alone. Ignored
+	// for an Ordered consumer.
+	Batch BatchHandler
+	// MaxBatch is the most messages Batch gets at once. Default 256.
+	MaxBatch int
 	// Ordered delivers one message at a time: the next is delivered only
 	// once this one is acknowledged or dead-lettered, so a failing message
 	// holds back the ones behind it (through its backoff) instead of being
@@ -74,6 +90,9 @@ func (c Consumer) WithDefaults() Consumer {
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
 	}
 	return c
 }
@@ -120,6 +139,18 @@ type Bus interface {
 	// DeadLetters returns the dead-lettered messages of the named consumer,
 	// oldest first.
 	DeadLetters(ctx context.Context, consumer string) ([]DeadLetter, error)
+}
+
+// RecoverBatch is Recover for a BatchHandler.
+func RecoverBatch(h BatchHandler) BatchHandler {
+	return func(ctx context.Context, ms []Message) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("batch handler panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return h(ctx, ms)
+	}
 }
 
 // Recover turns a panic in h into an error, so a poison message is retried

@@ -22,6 +22,19 @@ type Projection struct {
 	Committed func(es []event.Envelope)
 }
 
+// Handlers are a consumer's handlers: for one message at a time, and, if
+// set, for batches of the messages that wait (bus.Consumer.Batch).
+type Handlers struct {
+	One   bus.Handler
+	Batch bus.BatchHandler
+}
+
+// Project returns the handlers that fold events into s.DB with p: Apply and
+// ApplyBatch.
+func (s *Service) Project(reg *event.Registry, p Projection) Handlers {
+	return Handlers{One: s.Apply(reg, p), Batch: s.ApplyBatch(reg, p)}
+}
+
 // Apply returns a handler on s.DB that parses each message as a CloudEvent,
 // refuses any whose type reg does not know or whose data does not validate
 // (so it is retried and then dead-lettered, never applied), and runs
@@ -49,6 +62,45 @@ func (s *Service) Apply(reg *event.Registry, p Projection) bus.Handler {
 		}
 		if p.Committed != nil {
 			p.Committed([]event.Envelope{e})
+		}
+		return nil
+	}
+}
+
+// ApplyBatch is Apply for a batch of messages, in one transaction: it
+// parses and validates each (any refusal fails the whole batch, and the bus
+// then hands each message to the Apply handler alone, which refuses just
+// that one), applies those not applied before, commits once, and then runs
+// p.Committed with the events it applied.
+func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler {
+	return func(ctx context.Context, ms []bus.Message) error {
+		es := make([]event.Envelope, len(ms))
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			failpoint.InjectData(failpoint.HandlerData, m.Data)
+			e, err := event.Parse(m.Data)
+			if err != nil {
+				return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
+			}
+			if err := reg.Validate(e); err != nil {
+				return fmt.Errorf("event %s: %w", e.ID, err)
+			}
+			es[i], ids[i] = e, e.ID
+		}
+		applied, err := store.ApplyEachOnce(ctx, s.DB, ids, func(tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
+		if err != nil {
+			return fmt.Errorf("apply a batch of %d events from %s: %w", len(es), es[0].ID, err)
+		}
+		done := es[:0]
+		for i, ok := range applied {
+			if ok {
+				done = append(done, es[i])
+			} else {
+				s.duplicates.Add(1)
+			}
+		}
+		if p.Committed != nil && len(done) > 0 {
+			p.Committed(done)
 		}
 		return nil
 	}

@@ -72,13 +72,15 @@ func (c Config) OpenDB(ctx context.Context, base string, migrations []store.Migr
 }
 
 // Consumer returns the durable consumer name on stream for subjects, with
-// c's delivery settings and h, wrapped by Wrap if set.
-func (c Config) Consumer(name, stream string, subjects []string, h bus.Handler) Consumer {
+// c's delivery settings and hs. With Wrap set, the one-at-a-time handler is
+// wrapped and batching is off, so that what Wrap injects sees every message.
+func (c Config) Consumer(name, stream string, subjects []string, hs Handlers) Consumer {
 	if c.Wrap != nil {
-		h = c.Wrap(h)
+		hs = Handlers{One: c.Wrap(hs.One)}
 	}
-	return Consumer{Handler: h, Consumer: bus.Consumer{
+	return Consumer{Handler: hs.One, Consumer: bus.Consumer{
 		Name: name, Stream: stream, Subjects: subjects,
 		MaxDeliver: c.MaxDeliver, Backoff: c.Backoff, AckWait: c.AckWait,
+		Batch: hs.Batch,
 	}}
 }

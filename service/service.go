@@ -237,6 +237,9 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 	err := store.AttachConsumer(ctx, s.DB, c.Name, func(fromStart bool) error {
 		c.FromStart = fromStart
 		var err error
+		if c.Batch != nil {
+			c.Batch = s.countBatch(c.Name, c.Batch)
+		}
 		if sub, err = b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler)); err != nil {
 			return err
 		}
@@ -323,6 +326,19 @@ func (s *Service) count(consumer string, h bus.Handler) bus.Handler {
 		} else {
 			ok.Inc()
 		}
+		return err
+	}
+}
+
+func (s *Service) countBatch(consumer string, h bus.BatchHandler) bus.BatchHandler {
+	ok := s.handled.WithLabelValues(consumer, "ok")
+	return func(ctx context.Context, ms []bus.Message) error {
+		err := h(ctx, ms)
+		if err == nil {
+			ok.Add(float64(len(ms)))
+		}
+		// A failed batch counts nothing: its messages are handled (and
+		// counted) one by one next.
 		return err
 	}
 }

@@ -78,7 +78,7 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	case "orders":
 		s.Relay = outbox.NewRelay(db, pub, s.Log)
 		orders.Register(api, orders.New(db, s.Relay), s.Log)
-		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Apply(reg, service.Projection{Apply: orders.Apply})))
+		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Project(reg, service.Projection{Apply: orders.Apply})))
 	case "query":
 		q, err := query.New(ctx, db)
 		if err != nil {
@@ -87,7 +87,7 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 		}
 		query.Register(api, q, s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects,
-			s.Apply(reg, service.Projection{Apply: query.Apply, Committed: q.Committed})))
+			s.Project(reg, service.Projection{Apply: query.Apply, Committed: q.Committed})))
 	}
 	return s, nil
 }

@@ -61,6 +61,39 @@ func AttachConsumer(ctx context.Context, db *sql.DB, name string, subscribe func
 	})
 }
 
+// ApplyEachOnce is ApplyOnce for several events in one transaction: for each
+// i of eventIDs not recorded yet, it records it and runs apply(tx, i), then
+// commits once. It returns which were applied (the others were duplicates).
+// If any apply fails, nothing is recorded and the error is returned.
+func ApplyEachOnce(ctx context.Context, db *sql.DB, eventIDs []string, apply func(tx *sql.Tx, i int) error) (applied []bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	applied = make([]bool, len(eventIDs))
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for i, id := range eventIDs {
+		res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, now)
+		if err != nil {
+			return nil, fmt.Errorf("record event %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		if err := apply(tx, i); err != nil {
+			return nil, err
+		}
+		applied[i] = true
+	}
+	failpoint.Inject(failpoint.ConsumerBeforeCommit)
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit %d events: %w", len(eventIDs), err)
+	}
+	failpoint.Inject(failpoint.ConsumerAfterCommit)
+	return applied, nil
+}
+
 // ApplyOnce runs apply and records eventID in one transaction. If eventID was
 // already recorded, apply does not run and ApplyOnce returns applied=false and
 // a nil error: the caller should acknowledge the duplicate. If apply fails,

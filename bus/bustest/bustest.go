@@ -68,6 +68,9 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"LagCountsUnacknowledgedMessages", testLagCountsUnacknowledged},
 		{"OrderedConsumerHoldsBackMessagesBehindAFailure", testOrderedHoldsBack},
 		{"StartSeqSkipsEarlierMessagesOfANewConsumer", testStartSeq},
+		{"BatchTakesWaitingMessagesTogether", testBatchTakesWaitingMessagesTogether},
+		{"FailedBatchFallsBackToOneByOne", testFailedBatchFallsBackToOneByOne},
+		{"StopWaitsForABatchInProgress", testStopWaitsForABatchInProgress},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

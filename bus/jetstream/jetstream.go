@@ -287,7 +287,12 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 		return nil, fmt.Errorf("subscribe %s to %s: %w", c.Name, c.Stream, err)
 	}
 	s := &subscription{bus: b, c: c, h: bus.Recover(h), cons: cons}
-	s.cc, err = cons.Consume(s.handle,
+	deliver := s.handle
+	if c.Batch != nil && !c.Ordered {
+		s.startBatching()
+		deliver = s.enqueue
+	}
+	s.cc, err = cons.Consume(deliver,
 		jetstream.PullMaxMessages(64),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.log.Debug("consume", "consumer", c.Name, "err", err)
@@ -304,6 +309,13 @@ type subscription struct {
 	h    bus.Handler
 	cons jetstream.Consumer
 	cc   jetstream.ConsumeContext
+
+	// With a batch handler: delivered messages wait in queue for the
+	// batcher goroutine, which closes batched once queue is closed and
+	// drained.
+	batch   bus.BatchHandler
+	queue   chan jetstream.Msg
+	batched chan struct{}
 }
 
 // Lag implements bus.Subscription from the server's consumer info.
@@ -315,23 +327,39 @@ func (s *subscription) Lag(ctx context.Context) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
+// handle runs the handler on one message and settles it.
 func (s *subscription) handle(msg jetstream.Msg) {
+	m, ok := s.message(msg)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.AckWait)
+	defer cancel()
+	s.settle(msg, m, s.h(ctx, m))
+}
+
+// message returns msg as a bus.Message; a message without JetStream
+// metadata, which cannot be settled, is terminated and not ok.
+func (s *subscription) message(msg jetstream.Msg) (bus.Message, bool) {
 	md, err := msg.Metadata()
 	if err != nil {
 		s.bus.log.Error("message without metadata", "consumer", s.c.Name, "err", err)
 		_ = msg.Term()
-		return
+		return bus.Message{}, false
 	}
-	m := bus.Message{
+	return bus.Message{
 		Subject:  msg.Subject(),
 		ID:       msg.Headers().Get(jetstream.MsgIDHeader),
 		Data:     msg.Data(),
 		Attempt:  int(md.NumDelivered),
 		Sequence: md.Sequence.Stream,
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.c.AckWait)
-	defer cancel()
-	herr := s.h(ctx, m)
+	}, true
+}
+
+// settle acknowledges msg if its handler succeeded (herr nil); otherwise it
+// asks for a redelivery after the backoff or, after the last attempt,
+// dead-letters it.
+func (s *subscription) settle(msg jetstream.Msg, m bus.Message, herr error) {
 	if herr == nil {
 		if err := msg.Ack(); err != nil {
 			s.bus.log.Warn("ack failed; the message will be redelivered", "consumer", s.c.Name, "seq", m.Sequence, "err", err)
@@ -387,9 +415,19 @@ func (s *subscription) Stop(ctx context.Context) error {
 	s.cc.Drain()
 	select {
 	case <-s.cc.Closed():
-		return nil
 	case <-ctx.Done():
 		s.cc.Stop()
+		return fmt.Errorf("stop consumer %s: %w", s.c.Name, ctx.Err())
+	}
+	if s.queue == nil {
+		return nil
+	}
+	// No message is delivered any more: let the batcher finish what waits.
+	close(s.queue)
+	select {
+	case <-s.batched:
+		return nil
+	case <-ctx.Done():
 		return fmt.Errorf("stop consumer %s: %w", s.c.Name, ctx.Err())
 	}
 }
