@@ -85,19 +85,34 @@ type Sink interface {
 	Refusing() error
 }
 
-// InTx runs fn in a transaction (store.InTx) and, once it has committed,
-// wakes sink so the events fn emitted are published at once. While the bus
-// refuses new events (its stream is full) it runs nothing and returns an
-// EUnavailable error: a write is never acknowledged while its event could not
-// be stored.
-func InTx(ctx context.Context, db *sql.DB, sink Sink, fn func(*sql.Tx) error) error {
-	if err := sink.Refusing(); err != nil {
+// Writer commits a write service's changes together with the events they
+// emit. Create one per database with NewWriter. It is safe for concurrent
+// use.
+type Writer struct {
+	group *store.Group
+	sink  Sink
+}
+
+// NewWriter returns a Writer on db that wakes sink (the service's relay)
+// after each commit.
+func NewWriter(db *sql.DB, sink Sink) *Writer {
+	return &Writer{group: store.NewGroup(db), sink: sink}
+}
+
+// InTx runs fn in a transaction and, once it has committed, wakes the sink
+// so the events fn emitted are published at once. On SQLite, transactions
+// of concurrent callers commit together (store.Group), each undone alone if
+// it fails. While the bus refuses new events (its stream is full) it runs
+// nothing and returns an EUnavailable error: a write is never acknowledged
+// while its event could not be stored.
+func (w *Writer) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := w.sink.Refusing(); err != nil {
 		return herald.Errorf(herald.EUnavailable,
 			"the event bus is full and refuses new events, so this write was not made; retry once an operator has raised the stream's storage limit")
 	}
-	if err := store.InTx(ctx, db, fn); err != nil {
+	if err := w.group.InTx(ctx, fn); err != nil {
 		return err
 	}
-	sink.Notify()
+	w.sink.Notify()
 	return nil
 }

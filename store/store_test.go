@@ -41,6 +41,7 @@ func TestStoreConformance(t *testing.T) {
 		{"UniqueViolationIsRecognised", testUniqueViolation},
 		{"WithLockSerialisesReadModifyWrite", testWithLock},
 		{"PlaceholdersBindByNumber", testPlaceholders},
+		{"GroupedTransactionsEachCommitOrFailAlone", testGroup},
 	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
@@ -361,5 +362,85 @@ func TestSQLiteOnlySchemaIsRefusedOnPostgres(t *testing.T) {
 	_, err := store.Open(context.Background(), dsn, []store.Migration{{SQLite: `CREATE TABLE a (x INTEGER)`}})
 	if err == nil || !strings.Contains(err.Error(), "SQLite only") || !strings.Contains(err.Error(), "file path") {
 		t.Fatalf("SQLite-only schema on PostgreSQL: %v, want an error saying to give a file path", err)
+	}
+}
+
+// testGroup runs many transactions at once through a Group: each that
+// succeeds is committed, each that fails (or panics) leaves nothing behind
+// and gets its own error, and one whose caller gave up runs not at all. On
+// SQLite they are committed in fewer database transactions than callers.
+func testGroup(t *testing.T, dsn string) {
+	db := open(t, dsn, []store.Migration{{
+		SQLite:   `CREATE TABLE w (i INTEGER PRIMARY KEY)`,
+		Postgres: `CREATE TABLE w (i INTEGER PRIMARY KEY)`,
+	}})
+	g := store.NewGroup(db)
+	const n = 120
+	boom := errors.New("boom")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx := context.Background()
+		if i == 7 {
+			ctx = cancelled
+		}
+		wg.Go(func() {
+			errs[i] = g.InTx(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.Exec(`INSERT INTO w (i) VALUES ($1)`, i); err != nil {
+					return err
+				}
+				switch {
+				case i%10 == 3:
+					return fmt.Errorf("write %d: %w", i, boom)
+				case i == 55:
+					panic("in the middle of a group")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	var want []int
+	for i, err := range errs {
+		switch {
+		case i == 7:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("write %d with its context cancelled: %v, want context.Canceled", i, err)
+			}
+		case i%10 == 3:
+			if !errors.Is(err, boom) {
+				t.Errorf("write %d: %v, want its own error", i, err)
+			}
+		case i == 55:
+			if err == nil || !strings.Contains(err.Error(), "panicked") {
+				t.Errorf("write %d: %v, want the panic as its error", i, err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+			want = append(want, i)
+		}
+	}
+	rows, err := db.Query(`SELECT i FROM w ORDER BY i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var i int
+		if err := rows.Scan(&i); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, i)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows written %v, want exactly the writes that succeeded %v", got, want)
+	}
+	if c := store.GroupCommits(g); store.DialectOf(db) == store.SQLite && (c == 0 || c >= n) {
+		t.Errorf("%d writes at once took %d commits, want fewer (grouped)", n, c)
 	}
 }

@@ -57,12 +57,14 @@ type Comment struct {
 
 // Service manages comments. It is safe for concurrent use.
 type Service struct {
-	db   *sql.DB
-	sink outbox.Sink
+	db *sql.DB
+	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
 // New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
+func New(db *sql.DB, sink outbox.Sink) *Service {
+	return &Service{db: db, w: outbox.NewWriter(db, sink)}
+}
 
 // Create adds a pending comment to post postID and emits its CommentCreated
 // event (entity version 1) in the same transaction. It returns the post's
@@ -70,7 +72,7 @@ func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: 
 // of is an ENotFound error, and nothing is written.
 func (s *Service) Create(ctx context.Context, postID, content string) ([]Comment, error) {
 	var list []Comment
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if list, err = listOf(ctx, tx, postID); err != nil {
 			return err

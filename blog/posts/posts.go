@@ -43,18 +43,20 @@ type Post struct {
 
 // Service manages posts. It is safe for concurrent use.
 type Service struct {
-	db   *sql.DB
-	sink outbox.Sink
+	db *sql.DB
+	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
 // New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
+func New(db *sql.DB, sink outbox.Sink) *Service {
+	return &Service{db: db, w: outbox.NewWriter(db, sink)}
+}
 
 // Create stores a post with a fresh UUIDv7 id and emits its PostCreated
 // event (entity version 1) in the same transaction.
 func (s *Service) Create(ctx context.Context, title string) (Post, error) {
 	p := Post{ID: event.NewID(), Title: title}
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO posts (id, title, created_at) VALUES ($1, $2, $3)`,
 			p.ID, p.Title, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("create post: %w", err)

@@ -71,18 +71,20 @@ type Order struct {
 
 // Service takes orders. It is safe for concurrent use.
 type Service struct {
-	db   *sql.DB
-	sink outbox.Sink
+	db *sql.DB
+	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
 // New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
+func New(db *sql.DB, sink outbox.Sink) *Service {
+	return &Service{db: db, w: outbox.NewWriter(db, sink)}
+}
 
 // Create places an order. The user and the product must be known to orders
 // from their events; an unknown one is an EInvalid error naming it.
 func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, error) {
 	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		var user, product bool
 		if err := tx.QueryRowContext(ctx,
 			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = $1), EXISTS (SELECT 1 FROM known_products WHERE id = $2)`,
@@ -111,7 +113,7 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 // PostgreSQL database) exactly one emits.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	var o Order
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		var created string
 		err := tx.QueryRowContext(ctx, `
 			UPDATE orders SET status = $2, version = version + 1

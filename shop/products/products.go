@@ -52,17 +52,19 @@ type Product struct {
 
 // Service manages the catalogue. It is safe for concurrent use.
 type Service struct {
-	db   *sql.DB
-	sink outbox.Sink
+	db *sql.DB
+	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
 // New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
+func New(db *sql.DB, sink outbox.Sink) *Service {
+	return &Service{db: db, w: outbox.NewWriter(db, sink)}
+}
 
 // Create stores a product at version 1 with its shop.product.created.v1 event.
 func (s *Service) Create(ctx context.Context, title, image string) (Product, error) {
 	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,
 			`INSERT INTO products (title, image, version, updated_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
@@ -83,7 +85,7 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 // left, and their events are committed in that order.
 func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
 	var p Product
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		var updated string
 		err := tx.QueryRowContext(ctx, `
 			UPDATE products

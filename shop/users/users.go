@@ -54,19 +54,21 @@ type User struct {
 
 // Service signs users up. It is safe for concurrent use.
 type Service struct {
-	db   *sql.DB
-	sink outbox.Sink // wakes the outbox relay after a commit
+	db *sql.DB
+	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
 // New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service { return &Service{db: db, sink: sink} }
+func New(db *sql.DB, sink outbox.Sink) *Service {
+	return &Service{db: db, w: outbox.NewWriter(db, sink)}
+}
 
 // Create stores a new user and its shop.user.created.v1 event in one
 // transaction. An email already signed up is an EConflict; the unique index
 // decides when two instances sign the same email up at once.
 func (s *Service) Create(ctx context.Context, name, email string) (User, error) {
 	u := User{Name: strings.TrimSpace(name), Email: strings.TrimSpace(email), Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err := outbox.InTx(ctx, s.db, s.sink, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
 		taken := &herald.Error{Code: herald.EConflict, Message: "a user with email " + u.Email + " already exists", Field: "body.email"}
 		var exists bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(CAST($1 AS TEXT)))`, u.Email).Scan(&exists); err != nil {
