@@ -16,6 +16,13 @@ import (
 // limit and refuses new events. It lasts until an operator raises the limit.
 var ErrStreamFull = errors.New("the stream is full and refuses new events")
 
+// Outgoing is a message to publish.
+type Outgoing struct {
+	Subject string
+	ID      string // the message id, which lets the bus drop a re-published copy
+	Data    []byte
+}
+
 // Message is one delivery of an event to a handler.
 type Message struct {
 	Subject  string

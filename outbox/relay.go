@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -167,6 +168,77 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// row is one event of the outbox.
+type row struct {
+	seq         int64
+	id, subject string
+	payload     []byte
+}
+
+// BatchPublisher is a Publisher that can have many events in flight at once
+// (*jetstream.Bus is one). PublishAll returns, for each message, nil once
+// the bus acknowledged it, or why not. A relay on a BatchPublisher sends a
+// batch without waiting for each acknowledgement in turn.
+type BatchPublisher interface {
+	Publisher
+	PublishAll(ctx context.Context, ms []bus.Outgoing) []error
+}
+
+// publishPipelined publishes, all at once, the longest prefix of batch in
+// which no entity has two events: the next event of an entity is sent only
+// once the previous one is acknowledged, so that one that fails and is sent
+// again later can never land behind its successor. It returns the seqs of
+// the events acknowledged, and the first failure.
+func (r *Relay) publishPipelined(ctx context.Context, bp BatchPublisher, batch []row) ([]any, error) {
+	seen := map[string]bool{}
+	var ms []bus.Outgoing
+	for _, x := range batch {
+		entity := entityOf(x.payload)
+		if seen[entity] {
+			break
+		}
+		seen[entity] = true
+		ms = append(ms, bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})
+	}
+	var acked []any
+	var first error
+	for i, err := range bp.PublishAll(ctx, ms) {
+		if err != nil {
+			if first == nil {
+				first = r.failed(batch[i].id, err)
+			}
+			continue
+		}
+		r.refusing.Store(nil)
+		failpoint.Inject(failpoint.RelayAfterAck)
+		acked = append(acked, batch[i].seq)
+	}
+	if first != nil && errors.Is(first, bus.ErrStreamFull) {
+		r.refusing.Store(&first)
+	}
+	return acked, first
+}
+
+// failed returns the error for event id's failed publish, and remembers a
+// full stream's refusal (see Refusing).
+func (r *Relay) failed(id string, err error) error {
+	pubErr := fmt.Errorf("publish event %s: %w", id, err)
+	if errors.Is(err, bus.ErrStreamFull) {
+		r.refusing.Store(&pubErr)
+	}
+	return pubErr
+}
+
+// entityOf returns the entity an encoded event is about: its source and
+// subject. An event it cannot read counts as an entity of its own.
+func entityOf(payload []byte) string {
+	var e struct{ Source, Subject string }
+	if err := json.Unmarshal(payload, &e); err != nil || e.Subject == "" {
+		return string(payload)
+	}
+	return e.Source + " " + e.Subject
+}
+
 // flush publishes one batch read through q and deletes, through q, the
 // events the bus acknowledged.
 func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
@@ -174,11 +246,6 @@ func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
 		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
-	}
-	type row struct {
-		seq         int64
-		id, subject string
-		payload     []byte
 	}
 	var batch []row
 	for rows.Next() {
@@ -196,17 +263,18 @@ func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
 
 	var acked []any // seqs of the events the bus acknowledged
 	var pubErr error
-	for _, x := range batch {
-		if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
-			pubErr = fmt.Errorf("publish event %s: %w", x.id, err)
-			if errors.Is(err, bus.ErrStreamFull) {
-				r.refusing.Store(&pubErr)
+	if bp, ok := r.pub.(BatchPublisher); ok {
+		acked, pubErr = r.publishPipelined(ctx, bp, batch)
+	} else {
+		for _, x := range batch {
+			if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
+				pubErr = r.failed(x.id, err)
+				break
 			}
-			break
+			r.refusing.Store(nil)
+			failpoint.Inject(failpoint.RelayAfterAck)
+			acked = append(acked, x.seq)
 		}
-		r.refusing.Store(nil)
-		failpoint.Inject(failpoint.RelayAfterAck)
-		acked = append(acked, x.seq)
 	}
 	if len(acked) == 0 {
 		return 0, pubErr

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
@@ -586,4 +587,118 @@ func (p *lostAckPublisher) Publish(ctx context.Context, subject, id string, payl
 		return errors.New("ack lost")
 	}
 	return nil
+}
+
+// flakyBatchPublisher is a BatchPublisher on the real bus that fails the
+// first attempt at each message whose id is in fail, and records every
+// batch it is given.
+type flakyBatchPublisher struct {
+	*jetstream.Bus
+	mu      sync.Mutex
+	fail    map[string]bool
+	batches [][]string
+}
+
+func (p *flakyBatchPublisher) PublishAll(ctx context.Context, ms []bus.Outgoing) []error {
+	p.mu.Lock()
+	var ids []string
+	var send []bus.Outgoing
+	var at []int
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		ids = append(ids, m.ID)
+		if p.fail[m.ID] {
+			delete(p.fail, m.ID)
+			errs[i] = errors.New("injected failure")
+			continue
+		}
+		send = append(send, m)
+		at = append(at, i)
+	}
+	p.batches = append(p.batches, ids)
+	p.mu.Unlock()
+	for j, err := range p.Bus.PublishAll(ctx, send) {
+		errs[at[j]] = err
+	}
+	return errs
+}
+
+// TestPipelinedRelayKeepsEachEntitysEventsInOrder: the relay sends many
+// events at once, but never two of one entity; an event that fails is sent
+// again before its entity's next one, so each entity's events reach the
+// stream in commit order, and every event reaches it once.
+func TestPipelinedRelayKeepsEachEntitysEventsInOrder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var all []event.Envelope
+	for v := int64(1); v <= 4; v++ {
+		for entity := range 10 {
+			ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", entity), v, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, ev)
+		}
+	}
+	if err := inTx(e.db, func(tx *sql.Tx) error {
+		for _, ev := range all {
+			if err := outbox.Add(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fail := map[string]bool{}
+	for i, ev := range all {
+		if i%7 == 3 {
+			fail[ev.ID] = true
+		}
+	}
+	pub := &flakyBatchPublisher{Bus: e.bus, fail: fail}
+	relay := outbox.NewRelay(e.db, pub, discard)
+	for range 100 {
+		if pending(t, e.db) == 0 {
+			break
+		}
+		relay.Flush(ctx) // failures are injected; they are retried by the next flush
+	}
+	if n := pending(t, e.db); n != 0 {
+		t.Fatalf("%d events still in the outbox", n)
+	}
+	for _, b := range pub.batches {
+		seen := map[string]bool{}
+		for _, id := range b {
+			subject := ""
+			for _, ev := range all {
+				if ev.ID == id {
+					subject = ev.Subject
+				}
+			}
+			if seen[subject] {
+				t.Errorf("one batch held two events of %s: %v", subject, b)
+			}
+			seen[subject] = true
+		}
+	}
+	if !slices.ContainsFunc(pub.batches, func(b []string) bool { return len(b) > 1 }) {
+		t.Errorf("batches %v: the relay never had more than one event in flight", pub.batches)
+	}
+	ids := e.streamIDs(t)
+	if len(ids) != len(all) {
+		t.Fatalf("stream holds %d events, want %d", len(ids), len(all))
+	}
+	last := map[string]int64{}
+	byID := map[string]event.Envelope{}
+	for _, ev := range all {
+		byID[ev.ID] = ev
+	}
+	for _, id := range ids {
+		ev := byID[id]
+		if ev.EntityVersion != last[ev.Subject]+1 {
+			t.Errorf("%s: version %d after %d in the stream", ev.Subject, ev.EntityVersion, last[ev.Subject])
+		}
+		last[ev.Subject] = ev.EntityVersion
+	}
 }

@@ -62,7 +62,10 @@ type Options struct {
 
 // New returns a Bus on nc. The caller keeps ownership of nc.
 func New(nc *nats.Conn, opts Options) (*Bus, error) {
-	js, err := jetstream.New(nc)
+	// An acknowledgement that never comes (a server that died after
+	// receiving the event) fails the async publish instead of leaving it
+	// pending forever; the relay then publishes the event again.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second), jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -164,6 +167,46 @@ func (b *Bus) Publish(ctx context.Context, subject, id string, payload []byte) e
 	return err
 }
 
+// PublishAll implements outbox.BatchPublisher: it publishes every message of
+// ms at once, without waiting for one acknowledgement before sending the
+// next, and returns, for each, nil once the bus acknowledged it durably, or
+// why not (wrapping bus.ErrStreamFull if the stream is full). JetStream
+// stores messages sent on one connection in the order sent, but one that
+// fails can be sent again after later ones were stored: callers that need
+// order among some messages must not put them in one call.
+func (b *Bus) PublishAll(ctx context.Context, ms []bus.Outgoing) []error {
+	errs := make([]error, len(ms))
+	futures := make([]jetstream.PubAckFuture, len(ms))
+	for i, m := range ms {
+		f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			errs[i] = b.publishError(m.Subject, err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = b.publishError(ms[i].Subject, err)
+		case <-ctx.Done():
+			errs[i] = fmt.Errorf("publish %s: %w", ms[i].Subject, ctx.Err())
+		}
+	}
+	return errs
+}
+
+func (b *Bus) publishError(subject string, err error) error {
+	if isStreamFull(err) {
+		return fmt.Errorf("publish %s: %w: %w", subject, bus.ErrStreamFull, err)
+	}
+	return fmt.Errorf("publish %s: %w", subject, err)
+}
+
 // PublishHeader is Publish with extra message headers, which Read returns
 // with the message. It returns the message's stream position; for a
 // duplicate the bus dropped, the position of the copy it kept.
@@ -174,10 +217,7 @@ func (b *Bus) PublishHeader(ctx context.Context, subject, id string, header map[
 	}
 	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 	if err != nil {
-		if isStreamFull(err) {
-			return 0, fmt.Errorf("publish %s: %w: %w", subject, bus.ErrStreamFull, err)
-		}
-		return 0, fmt.Errorf("publish %s: %w", subject, err)
+		return 0, b.publishError(subject, err)
 	}
 	return ack.Sequence, nil
 }
