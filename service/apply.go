@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/event"
@@ -60,6 +61,7 @@ func (s *Service) Apply(reg *event.Registry, p Projection) bus.Handler {
 			s.duplicates.Add(1)
 			return nil
 		}
+		s.lag.Observe(time.Since(e.Time).Seconds())
 		if p.Committed != nil {
 			p.Committed([]event.Envelope{e})
 		}
@@ -92,8 +94,10 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			return fmt.Errorf("apply a batch of %d events from %s: %w", len(es), es[0].ID, err)
 		}
 		done := es[:0]
+		now := time.Now()
 		for i, ok := range applied {
 			if ok {
+				s.lag.Observe(now.Sub(es[i].Time).Seconds())
 				done = append(done, es[i])
 			} else {
 				s.duplicates.Add(1)

@@ -73,6 +73,7 @@ type Service struct {
 	relayDone  chan struct{}
 	ready      atomic.Bool
 	handled    *prometheus.CounterVec
+	lag        prometheus.Histogram
 	duplicates atomic.Int64
 	stopOnce   sync.Once
 	watchers   sync.WaitGroup
@@ -88,6 +89,12 @@ func New(name string, log *slog.Logger) *Service {
 	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_events_handled_total", Help: "Events handled by this service's consumers, by consumer and result (ok, error).",
 	}, []string{"consumer", "result"})
+	s.lag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_event_lag_seconds",
+		Help:    "From an event's creation (its CloudEvents time) until this service committed its effect: propagation lag.",
+		Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .02, .03, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	})
+	s.Metrics.MustRegister(s.lag)
 	s.Metrics.MustRegister(s.handled, prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_events_duplicate_total", Help: "Redelivered or republished events that were recognised and not applied again.",
 	}, func() float64 { return float64(s.duplicates.Load()) }))

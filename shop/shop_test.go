@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -161,6 +162,11 @@ func TestQueryCatchesUpAfterRestart(t *testing.T) {
 	_, metrics := testenv.Do(t, "GET", query.URL()+"/metrics", nil, nil)
 	if !strings.Contains(string(metrics), `herald_consumer_lag{consumer="shop-query"} 0`) {
 		t.Fatalf("metrics lack a zero lag for shop-query:\n%s", metrics)
+	}
+	// Every event applied after the restart was observed as propagation lag
+	// (the ones before it by the service that ran then).
+	if !regexp.MustCompile(`(?m)^herald_event_lag_seconds_count [1-9]`).Match(metrics) {
+		t.Fatalf("metrics lack observations of herald_event_lag_seconds:\n%s", metrics)
 	}
 	var lines int
 	if err := query.DB.QueryRow(`SELECT count(*) FROM order_lines`).Scan(&lines); err != nil {
