@@ -6,7 +6,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +37,10 @@ type Envelope struct {
 	EntityVersion int64 `json:"entityversion"`
 	// TraceParent is the W3C trace context of the request that caused the event.
 	TraceParent string `json:"traceparent,omitempty"`
+
+	// payload is Data decoded, once Registry.Checked has validated it, so
+	// that Decode does not decode it again.
+	payload Payload
 }
 
 // New returns an envelope for data of the given type, with a fresh UUIDv7 id
@@ -80,12 +83,8 @@ func Parse(b []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: %d bytes is over the %d byte limit", ErrMalformed, len(b), MaxSize)
 	}
 	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&e); err != nil {
+	if err := json.Unmarshal(b, &e); err != nil { // which also refuses trailing data
 		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if dec.More() {
-		return Envelope{}, fmt.Errorf("%w: trailing data after the event", ErrMalformed)
 	}
 	if err := e.check(); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
