@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults
 
@@ -19,50 +19,89 @@ import (
 // expectations describe what a test published to stream SHOP itself, next
 // to the services' events, and what it expects in the DLQ.
 type expectations struct {
-	Injected    int            // messages the test published to SHOP
-	NewEvents   int            // of those, parseable events with ids no service made
-	Applied     int            // of those, events the query service applies (its processed_events)
-	DeadLetters map[string]int // consumer -> messages it must have dead-lettered
-	Absent      []int64        // product ids that must not be in the query view
+	Injected      int            // messages the test published to SHOP
+	NewEvents     int            // of those, parseable events with ids no service made
+	Applied       int            // of those, events the query service applies (its processed_events)
+	OrdersApplied int            // of those, events orders applies (its processed_events)
+	DeadLetters   map[string]int // consumer -> messages it must have dead-lettered
+	Absent        []int64        // product ids that must not be in the query view
 }
 
-// checkInvariants compares the query service's view with the write
-// services' databases, the stream and the load's records, and returns every
-// broken promise (nil if none). Call it once everything has drained.
+// checkInvariants compares every query replica's view with the write
+// services' databases, the stream and the load's records, and the replicas'
+// views with each other, and returns every broken promise (nil if none).
+// Call it once everything has drained.
 func (c *cluster) checkInvariants(ctx context.Context, l *load, exp expectations) []string {
 	var p problems
-	ws, err := readWriteSide(c.dir)
+	ws, err := c.readWriteSide()
 	if err != nil {
 		return []string{err.Error()}
 	}
-	rs, err := readQuerySide(c.dir)
-	if err != nil {
-		return []string{err.Error()}
+	type view struct {
+		rs      readSide
+		answers map[int64][]shown
 	}
-	answers, err := c.answers(ctx, ws)
-	if err != nil {
-		return []string{err.Error()}
+	views := map[string]view{}
+	roles := c.roles("query")
+	for _, role := range roles {
+		rs, err := readReplica(c.dir, role)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		answers, err := c.answers(ctx, role, ws)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		views[role] = view{rs, answers}
+		// The read model is the fold of the write databases, row by row.
+		p.diff(role+" users vs users db", ws.users, rs.users)
+		p.diff(role+" products vs products db", ws.products, rs.products)
+		p.diff(role+" order_lines vs orders db", ws.orders, rs.lines)
+		for _, u := range slices.Sorted(maps.Keys(ws.users)) {
+			if want, got := expectedAnswer(ws, u), answers[u]; !slices.Equal(want, got) {
+				p.add("%s: GET /users/%d/products = %v, want %v (from the write databases)", role, u, got, want)
+			}
+		}
+		// Nothing applied twice: one processed event per event committed.
+		if want := ws.events() + exp.Applied; rs.processed != want {
+			p.add("%s applied %d events (processed_events), want %d", role, rs.processed, want)
+		}
+		for _, id := range exp.Absent {
+			if _, found := rs.products[id]; found {
+				p.add("product %d is in the %s view, but must not be", id, role)
+			}
+		}
+		checkLoad(&p, role, ws, rs, answers, l.all())
 	}
-	// The read model is the fold of the write databases, row by row.
-	p.diff("query users vs users db", ws.users, rs.users)
-	p.diff("query products vs products db", ws.products, rs.products)
-	p.diff("query order_lines vs orders db", ws.orders, rs.lines)
-	for _, u := range slices.Sorted(maps.Keys(ws.users)) {
-		if want, got := expectedAnswer(ws, u), answers[u]; !slices.Equal(want, got) {
-			p.add("GET /users/%d/products = %v, want %v (from the write databases)", u, got, want)
+	// Every replica shows the same: the same rows and the same answers.
+	for _, role := range roles[1:] {
+		a, b := views[roles[0]], views[role]
+		p.diff(role+" users vs "+roles[0], a.rs.users, b.rs.users)
+		p.diff(role+" products vs "+roles[0], a.rs.products, b.rs.products)
+		p.diff(role+" order_lines vs "+roles[0], a.rs.lines, b.rs.lines)
+		for _, u := range slices.Sorted(maps.Keys(a.answers)) {
+			if !slices.Equal(a.answers[u], b.answers[u]) {
+				p.add("GET /users/%d/products: %s answers %v, %s answers %v", u, roles[0], a.answers[u], role, b.answers[u])
+			}
 		}
 	}
-	// Nothing applied twice: one processed event per event committed.
-	if want := ws.events() + exp.Applied; rs.processed != want {
-		p.add("query applied %d events (processed_events), want %d", rs.processed, want)
-	}
-	for _, id := range exp.Absent {
-		if _, found := rs.products[id]; found {
-			p.add("product %d is in the query view, but must not be", id)
+	// Orders heard of every user and product, and applied each event once:
+	// it consumes only the created events, one per user and product.
+	for _, id := range slices.Sorted(maps.Keys(ws.users)) {
+		if !ws.knownUsers[id] {
+			p.add("lost: orders never heard of user %d", id)
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(ws.products)) {
+		if !ws.knownProducts[id] {
+			p.add("lost: orders never heard of product %d", id)
+		}
+	}
+	if want := len(ws.users) + len(ws.products) + exp.OrdersApplied; ws.ordersProcessed != want {
+		p.add("orders applied %d events (processed_events), want %d (one per user and product created)", ws.ordersProcessed, want)
+	}
+	checkWrites(&p, ws, l.all())
 	c.checkStream(ctx, &p, ws, l, exp)
-	checkLoad(&p, ws, rs, answers, l.all())
 	dl, err := c.deadLetters(ctx)
 	if err != nil {
 		p.add("read DLQ: %v", err)
@@ -76,7 +115,7 @@ func (c *cluster) checkInvariants(ctx context.Context, l *load, exp expectations
 // once (plus what the test injected), from sequence 1, and holds the event of
 // every write that was answered 2xx.
 func (c *cluster) checkStream(ctx context.Context, p *problems, ws writeSide, l *load, exp expectations) {
-	msgs, err := c.bus.Read(ctx, event.ShopStream, nil, 0, 0)
+	msgs, err := c.readStream(ctx, event.ShopStream)
 	if err != nil {
 		p.add("read stream: %v", err)
 		return
@@ -132,12 +171,12 @@ func shows(answer []shown, product int64) bool {
 	return slices.ContainsFunc(answer, func(s shown) bool { return s.ID == product })
 }
 
-// answers fetches GET /users/{id}/products from the query service for every
+// answers fetches GET /users/{id}/products from the query role for every
 // user of the users db.
-func (c *cluster) answers(ctx context.Context, ws writeSide) (map[int64][]shown, error) {
+func (c *cluster) answers(ctx context.Context, role string, ws writeSide) (map[int64][]shown, error) {
 	out := map[int64][]shown{}
 	for u := range ws.users {
-		req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/users/%d/products", c.url("query"), u), nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/users/%d/products", c.url(role), u), nil)
 		resp, err := c.http.Do(req)
 		if err != nil {
 			return nil, err
@@ -148,7 +187,7 @@ func (c *cluster) answers(ctx context.Context, ws writeSide) (map[int64][]shown,
 			return nil, err
 		}
 		if resp.StatusCode != 200 {
-			return nil, fmt.Errorf("GET /users/%d/products answered %d: %s", u, resp.StatusCode, b)
+			return nil, fmt.Errorf("%s: GET /users/%d/products answered %d: %s", role, u, resp.StatusCode, b)
 		}
 		var answer []shown
 		if err := json.Unmarshal(b, &answer); err != nil {

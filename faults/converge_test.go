@@ -1,9 +1,10 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,9 +49,9 @@ func (c *cluster) finish(l *load, since time.Time, exp expectations, busDuplicat
 // requireServicesUp fails the test if a service process is not running.
 func (c *cluster) requireServicesUp() {
 	c.t.Helper()
-	for _, name := range services {
-		if p := c.proc(name); p == nil || !p.alive() {
-			c.t.Fatalf("%s is not running", name)
+	for _, role := range c.serviceRoles() {
+		if p := c.proc(role); p == nil || !p.alive() {
+			c.t.Fatalf("%s is not running", role)
 		}
 	}
 }
@@ -93,12 +94,12 @@ func (c *cluster) waitConverged(l *load, since time.Time, exp expectations) time
 // errStuck ends waiting early: everything drained, yet the view is wrong.
 var errStuck = errors.New("drained, and the invariants stayed broken")
 
-// drained returns nil once every outbox is empty, both consumers have no
-// unacknowledged events, and stream SHOP holds as many messages as at the
-// previous call (*prev).
+// drained returns nil once every outbox is empty, every consumer (each
+// query replica's and orders') has no unacknowledged events, and stream
+// SHOP holds as many messages as at the previous call (*prev).
 func (c *cluster) drained(ctx context.Context, prev *uint64) error {
-	for _, svc := range []string{"users", "products", "orders"} {
-		n, err := outboxPending(c.dir, svc)
+	for _, svc := range writeServices {
+		n, err := c.outboxPending(svc)
 		if err != nil {
 			return err
 		}
@@ -106,15 +107,13 @@ func (c *cluster) drained(ctx context.Context, prev *uint64) error {
 			return fmt.Errorf("%d events wait in the %s outbox", n, svc)
 		}
 	}
-	for _, consumer := range []string{"shop-query", "shop-orders"} {
-		lag, err := c.consumerLag(ctx, consumer)
-		if err != nil {
-			return fmt.Errorf("lag of %s: %w", consumer, err)
+	for _, role := range c.roles("query") {
+		if err := c.consumerDone(ctx, consumerOf(role), true); err != nil {
+			return err
 		}
-		if lag > 0 {
-			c.lag.note(int64(lag))
-			return fmt.Errorf("%s has %d events to go", consumer, lag)
-		}
+	}
+	if err := c.consumerDone(ctx, "shop-orders", false); err != nil {
+		return err
 	}
 	st, err := c.streamState(ctx, event.ShopStream)
 	if err != nil {
@@ -127,26 +126,39 @@ func (c *cluster) drained(ctx context.Context, prev *uint64) error {
 	return nil
 }
 
-// outboxPending counts the events waiting in a write service's outbox.
-func outboxPending(dir, service string) (int, error) {
-	db, err := openRO(dir, service)
+// consumerDone returns nil if the durable consumer has no unacknowledged
+// events; query says whether its lag counts as the query lag of the figures.
+func (c *cluster) consumerDone(ctx context.Context, consumer string, query bool) error {
+	lag, err := c.consumerLag(ctx, consumer)
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("lag of %s: %w", consumer, err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s outbox: %w", service, err)
+	if lag > 0 {
+		if query {
+			c.lag.note(int64(lag))
+		}
+		return fmt.Errorf("%s has %d events to go", consumer, lag)
 	}
-	return n, nil
+	return nil
 }
 
-// checkLoad checks the load's records against the databases: every write
-// answered 2xx is reflected in the query view (lost = 0), and every write
-// without an answer is reflected at most once.
-func checkLoad(p *problems, ws writeSide, rs readSide, answers map[int64][]shown, writes []write) {
+// outboxPending counts the events waiting in a write service's outbox.
+func (c *cluster) outboxPending(service string) (int, error) {
+	var n int
+	err := c.withWriteDB(service, func(db *sql.DB) error {
+		if err := db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+			return fmt.Errorf("count %s outbox: %w", service, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// checkWrites checks the load's records against the write databases: every
+// write answered 2xx is in them (lost = 0), and every write without an
+// answer is in them at most once.
+func checkWrites(p *problems, ws writeSide, writes []write) {
 	okN, unknownN := map[string]int{}, map[string]int{}
-	latest := map[int64]write{} // product -> its 2xx write with the highest version
 	for _, w := range writes {
 		switch w.Outcome {
 		case unknown:
@@ -158,31 +170,17 @@ func checkLoad(p *problems, ws writeSide, rs readSide, answers map[int64][]shown
 		okN[w.Kind]++
 		switch w.Kind {
 		case opUser:
-			if _, found := rs.users[w.ID]; !found {
-				p.add("lost: user %d was created (2xx) but the query service does not know it", w.ID)
+			if _, found := ws.users[w.ID]; !found {
+				p.add("lost: user %d was created (2xx) but is not in the users db", w.ID)
 			}
 		case opProduct, opUpdate:
-			if w.Version > latest[w.ID].Version {
-				latest[w.ID] = w
+			if pr, found := ws.products[w.ID]; !found || pr.Version < w.Version {
+				p.add("lost: product %d was written at version %d (2xx); the products db has %+v", w.ID, w.Version, pr)
 			}
 		case opOrder:
-			line, found := rs.lines[w.ID]
-			if !found || line.UserID != w.UserID || line.ProductID != w.ProductID {
-				p.add("lost: order %d (user %d, product %d) was placed (2xx); query has %+v", w.ID, w.UserID, w.ProductID, line)
-			} else if !ws.orders[w.ID].Cancelled && !shows(answers[w.UserID], w.ProductID) {
-				p.add("lost: order %d is live but user %d's answer %v lacks product %d", w.ID, w.UserID, answers[w.UserID], w.ProductID)
+			if o, found := ws.orders[w.ID]; !found || o.UserID != w.UserID || o.ProductID != w.ProductID {
+				p.add("lost: order %d (user %d, product %d) was placed (2xx); the orders db has %+v", w.ID, w.UserID, w.ProductID, o)
 			}
-		case opCancel:
-			if !rs.lines[w.ID].Cancelled || !ws.orders[w.ID].Cancelled {
-				p.add("lost: order %d was cancelled (2xx); query has %+v, orders db has %+v", w.ID, rs.lines[w.ID], ws.orders[w.ID])
-			} else if shows(answers[w.UserID], w.ProductID) && !liveOrderOf(ws, w.UserID, w.ProductID) {
-				p.add("lost: order %d was cancelled, yet user %d's answer still shows product %d", w.ID, w.UserID, w.ProductID)
-			}
-		}
-	}
-	for id, w := range latest {
-		if q := rs.products[id]; q.Version < w.Version || q.Version == w.Version && (q.Title != w.Title || q.Image != w.Image) {
-			p.add("lost: product %d was written at version %d (%q, %q); query has %+v", id, w.Version, w.Title, w.Image, q)
 		}
 	}
 	cancelled, updates := 0, 0
@@ -198,6 +196,45 @@ func checkLoad(p *problems, ws writeSide, rs readSide, answers map[int64][]shown
 		opOrder: len(ws.orders), opCancel: cancelled} {
 		if made < okN[kind] || made > okN[kind]+unknownN[kind] {
 			p.add("%s writes: the databases hold %d, want between %d (ok) and %d (ok + unknown)", kind, made, okN[kind], okN[kind]+unknownN[kind])
+		}
+	}
+}
+
+// checkLoad checks the load's records against the view of the query role:
+// every write answered 2xx is reflected in it (lost = 0).
+func checkLoad(p *problems, role string, ws writeSide, rs readSide, answers map[int64][]shown, writes []write) {
+	latest := map[int64]write{} // product -> its 2xx write with the highest version
+	for _, w := range writes {
+		if w.Outcome != ok {
+			continue
+		}
+		switch w.Kind {
+		case opUser:
+			if _, found := rs.users[w.ID]; !found {
+				p.add("lost: user %d was created (2xx) but %s does not know it", w.ID, role)
+			}
+		case opProduct, opUpdate:
+			if w.Version > latest[w.ID].Version {
+				latest[w.ID] = w
+			}
+		case opOrder:
+			line, found := rs.lines[w.ID]
+			if !found || line.UserID != w.UserID || line.ProductID != w.ProductID {
+				p.add("lost: order %d (user %d, product %d) was placed (2xx); %s has %+v", w.ID, w.UserID, w.ProductID, role, line)
+			} else if !ws.orders[w.ID].Cancelled && !shows(answers[w.UserID], w.ProductID) {
+				p.add("lost: order %d is live but user %d's answer from %s %v lacks product %d", w.ID, w.UserID, role, answers[w.UserID], w.ProductID)
+			}
+		case opCancel:
+			if !rs.lines[w.ID].Cancelled || !ws.orders[w.ID].Cancelled {
+				p.add("lost: order %d was cancelled (2xx); %s has %+v, orders db has %+v", w.ID, role, rs.lines[w.ID], ws.orders[w.ID])
+			} else if shows(answers[w.UserID], w.ProductID) && !liveOrderOf(ws, w.UserID, w.ProductID) {
+				p.add("lost: order %d was cancelled, yet user %d's answer from %s still shows product %d", w.ID, w.UserID, role, w.ProductID)
+			}
+		}
+	}
+	for id, w := range latest {
+		if q := rs.products[id]; q.Version < w.Version || q.Version == w.Version && (q.Title != w.Title || q.Image != w.Image) {
+			p.add("lost: product %d was written at version %d (%q, %q); %s has %+v", id, w.Version, w.Title, w.Image, role, q)
 		}
 	}
 }

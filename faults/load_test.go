@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults
 
@@ -11,7 +11,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +43,7 @@ type write struct {
 	Outcome    outcome
 	Status     int    // HTTP status; 0 without an answer
 	Detail     string // the problem detail of a refused write
+	Base       string // the base URL it was sent to: which instance
 	Start, End time.Time
 	ID         int64 // the user, product or order written; 0 without a 2xx answer
 	UserID     int64 // orders
@@ -53,13 +56,17 @@ type write struct {
 // load drives the four write endpoints at a modest, steady rate from a few
 // workers, each with its own seeded random source, and records every write.
 // Orders and cancellations pick among users, products and orders that
-// earlier writes created. Its methods are safe for concurrent use.
+// earlier writes created. A service with several instances gets its writes
+// in turn, skipping instances whose process has exited, as a load balancer
+// that checks health would. Its methods are safe for concurrent use.
 type load struct {
 	c      *cluster
 	client *http.Client
 	seed   uint64
 	stopCh chan struct{}
+	phase  int // how many times the load was resumed
 	wg     sync.WaitGroup
+	turn   atomic.Uint64 // the next instance of a service with several
 
 	mu       sync.Mutex
 	users    []int64 // created with a 2xx answer
@@ -76,16 +83,53 @@ const (
 
 // startLoad starts the load generator on c, seeded from the test's name.
 func startLoad(t *testing.T, c *cluster) *load {
+	l := newLoad(t, c)
+	l.start()
+	return l
+}
+
+// newLoad returns the load generator of c, seeded from the test's name,
+// not started yet: its send and keep make and record single writes.
+func newLoad(t *testing.T, c *cluster) *load {
 	h := fnv.New64a()
 	h.Write([]byte(t.Name()))
-	l := &load{c: c, seed: h.Sum64(), stopCh: make(chan struct{}),
+	return &load{c: c, seed: h.Sum64(), stopCh: make(chan struct{}),
 		// No keep-alive: a refused connection then always means the service
 		// is down and nothing was sent.
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+}
+
+// start starts the workers.
+func (l *load) start() {
+	stop, phase := l.stopCh, l.phase
 	for w := range loadWorkers {
-		l.wg.Go(func() { l.worker(w) })
+		l.wg.Go(func() { l.worker(w, phase, stop) })
 	}
-	return l
+}
+
+// resume starts the workers again after stop, on the users, products and
+// orders made so far, each with a random source and tags of its own.
+func (l *load) resume() {
+	l.phase++
+	l.stopCh = make(chan struct{})
+	l.start()
+}
+
+// url returns the base URL of service for the next write: its one role's,
+// or in turn each live instance's.
+func (l *load) url(service string) string {
+	roles := l.c.roles(service)
+	if len(roles) == 1 {
+		return l.c.url(roles[0])
+	}
+	n := l.turn.Add(1)
+	for i := range uint64(len(roles)) {
+		role := roles[(n+i)%uint64(len(roles))]
+		if p := l.c.proc(role); p != nil && p.alive() {
+			return l.c.url(role)
+		}
+	}
+	return l.c.url(roles[n%uint64(len(roles))])
 }
 
 // stop stops the workers and waits for their last requests.
@@ -94,18 +138,23 @@ func (l *load) stop() {
 	l.wg.Wait()
 }
 
-// worker makes one write per tick until stop.
-func (l *load) worker(w int) {
-	rng := rand.New(rand.NewPCG(l.seed, uint64(w)))
+// worker makes one write per tick until stop is closed. phase is how many
+// times the load was resumed before it started.
+func (l *load) worker(w, phase int, stop chan struct{}) {
+	rng := rand.New(rand.NewPCG(l.seed+uint64(phase), uint64(w)))
 	tick := time.NewTicker(time.Second / loadPerWorker)
 	defer tick.Stop()
 	for n := 0; ; n++ {
 		select {
-		case <-l.stopCh:
+		case <-stop:
 			return
 		case <-tick.C:
 		}
-		l.record(l.step(rng, fmt.Sprintf("%d-%d", w, n)))
+		tag := fmt.Sprintf("%d-%d", w, n)
+		if phase > 0 {
+			tag = fmt.Sprintf("%d-%d-%d", phase, w, n)
+		}
+		l.record(l.step(rng, tag))
 	}
 }
 
@@ -129,12 +178,12 @@ func (l *load) step(rng *rand.Rand, tag string) write {
 }
 
 func (l *load) createUser(tag string) write {
-	return l.send(opUser, "POST", l.c.url("users")+"/users",
+	return l.send(opUser, "POST", l.url("users")+"/users",
 		map[string]string{"name": "user " + tag, "email": "u" + tag + "@example.com"})
 }
 
 func (l *load) createProduct(tag string) write {
-	return l.send(opProduct, "POST", l.c.url("products")+"/products",
+	return l.send(opProduct, "POST", l.url("products")+"/products",
 		map[string]string{"title": "product " + tag, "image": "p" + tag + ".png"})
 }
 
@@ -150,7 +199,7 @@ func (l *load) updateProduct(rng *rand.Rand, tag string) write {
 	default:
 		body["title"], body["image"] = "renamed "+tag, "new"+tag+".png"
 	}
-	return l.send(opUpdate, "PUT", fmt.Sprintf("%s/products/%d", l.c.url("products"), id), body)
+	return l.send(opUpdate, "PUT", fmt.Sprintf("%s/products/%d", l.url("products"), id), body)
 }
 
 // placeOrder orders a random product for a random user. Orders may not have
@@ -158,7 +207,7 @@ func (l *load) updateProduct(rng *rand.Rand, tag string) write {
 func (l *load) placeOrder(rng *rand.Rand) write {
 	user, _ := l.pick(rng, &l.users, false) // users and products only grow
 	product, _ := l.pick(rng, &l.products, false)
-	return l.send(opOrder, "POST", l.c.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
+	return l.send(opOrder, "POST", l.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
 }
 
 // cancelOrder cancels a random placed order; each order is picked once.
@@ -168,7 +217,7 @@ func (l *load) cancelOrder(rng *rand.Rand) write {
 	if !found {
 		return l.placeOrder(rng)
 	}
-	w := l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.c.url("orders"), id), nil)
+	w := l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.url("orders"), id), nil)
 	w.ID = id
 	return w
 }
@@ -209,10 +258,22 @@ func (l *load) record(w write) {
 	}
 }
 
+// keep records writes made outside the load (a scenario run before it) for
+// the checks, without offering their users, products and orders to the
+// load's workers.
+func (l *load) keep(ws ...write) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes = append(l.writes, ws...)
+}
+
 // send makes one JSON request and classifies its outcome. A 2xx answer's
 // entity (id, version, title, image, user and product) is kept in the write.
 func (l *load) send(kind, method, url string, body any) write {
 	w := write{Kind: kind, Start: time.Now()}
+	if u, err := neturl.Parse(url); err == nil {
+		w.Base = u.Scheme + "://" + u.Host
+	}
 	defer func() { w.End = time.Now() }()
 	var rd io.Reader
 	if body != nil {

@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults || cluster
 
 // Package faults is Herald's fault-injection suite. Each test runs the real
 // herald binary, built once with -tags faults, as separate processes (one
@@ -10,6 +10,16 @@
 // the write services' own databases.
 //
 //	go test -tags faults -count=1 -timeout 15m -v ./faults/
+//
+// With -tags cluster instead, the same harness runs Herald scaled out: a
+// three-node NATS JetStream cluster (`herald bus` nodes, or an official
+// nats-server of 2.10 or newer if one is on PATH), write services on
+// PostgreSQL, two instances of orders sharing its database, and two query
+// replicas, each its own process, with a NATS node or an orders instance
+// killed under load; and the seed scenario in both shapes, one process and
+// one per service.
+//
+//	go test -tags cluster -count=1 -timeout 12m -v ./faults/
 //
 // Every test prints one FIGURES line; TestMain prints them all as a table.
 package faults
@@ -27,6 +37,9 @@ import (
 
 // heraldBin is the faults build of cmd/herald that every test runs.
 var heraldBin string
+
+// suiteName names the suite in the figures table's summary line.
+var suiteName = "fault suite"
 
 // TestMain builds the binary once, runs the tests, and prints the figures
 // table.
@@ -115,5 +128,5 @@ func printTable(w *os.File, took time.Duration) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d | %d | %s | %d |\n",
 			f.Test, f.OK, f.Failed, f.Unknown, f.Published, f.Duplicates, f.DeadLettered, f.Converge.Round(100*time.Millisecond), f.MaxLag)
 	}
-	fmt.Fprintf(w, "\nfault suite: %d tests with figures in %s\n", len(report.rows), took.Round(time.Second))
+	fmt.Fprintf(w, "\n%s: %d tests with figures in %s\n", suiteName, len(report.rows), took.Round(time.Second))
 }

@@ -1,10 +1,11 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	hjs "github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 )
 
@@ -36,7 +39,8 @@ func (w *lagWatch) highest() int64 {
 	return w.max
 }
 
-// watchLag samples the query service every 250ms until ctx is done.
+// watchLag samples every query role (and every orders instance, when
+// there are several) every 250ms until ctx is done.
 func (c *cluster) watchLag(ctx context.Context) {
 	defer c.bg.Done()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -47,20 +51,46 @@ func (c *cluster) watchLag(ctx context.Context) {
 			return
 		case <-tick.C:
 			c.sampleQuery()
+			if len(c.roles("orders")) > 1 {
+				for _, role := range c.roles("orders") {
+					c.sampleRole(role)
+				}
+			}
 		}
 	}
 }
 
-// sampleQuery reads herald_consumer_lag and herald_events_duplicate_total
-// from the query service's /metrics. The duplicate count is kept per process
+// sampleRole reads the counters of role that the figures and checks use,
+// if it has any: a query role's lag and duplicates, or an orders
+// instance's handled events when there are several.
+func (c *cluster) sampleRole(role string) {
+	switch serviceOf(role) {
+	case "query":
+		c.sampleReplica(role)
+	case "orders":
+		if len(c.roles("orders")) > 1 {
+			c.sampleHandled(role)
+		}
+	}
+}
+
+// sampleQuery samples every query role; see sampleReplica.
+func (c *cluster) sampleQuery() {
+	for _, role := range c.roles("query") {
+		c.sampleReplica(role)
+	}
+}
+
+// sampleReplica reads herald_consumer_lag and herald_events_duplicate_total
+// from the query role's /metrics. The duplicate count is kept per process
 // (a restart starts it at zero again); it is kept only if the process was
 // still alive after answering, so a reading is never credited to the wrong
-// lifetime. While the query service cannot answer, the lag is read from the
-// bus instead.
-func (c *cluster) sampleQuery() {
-	p := c.proc("query")
+// lifetime. While the role cannot answer, the lag is read from the bus
+// instead.
+func (c *cluster) sampleReplica(role string) {
+	p := c.proc(role)
 	if p != nil && p.alive() {
-		lag, dup, err := c.queryMetrics()
+		lag, dup, err := c.queryMetrics(role)
 		if err == nil && p.alive() {
 			p.noteDuplicates(dup)
 			if lag >= 0 { // -1 means the service could not ask the bus
@@ -71,26 +101,60 @@ func (c *cluster) sampleQuery() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if lag, err := c.consumerLag(ctx, "shop-query"); err == nil {
+	if lag, err := c.consumerLag(ctx, consumerOf(role)); err == nil {
 		c.lag.note(int64(lag))
 	}
 }
 
-// queryMetrics returns the query service's consumer lag and duplicate count.
-func (c *cluster) queryMetrics() (lag, dup float64, err error) {
-	text, err := c.metrics("query")
+// queryMetrics returns the query role's consumer lag and duplicate count.
+func (c *cluster) queryMetrics(role string) (lag, dup float64, err error) {
+	text, err := c.metrics(role)
 	if err != nil {
 		return 0, 0, err
 	}
-	lag, ok1 := metricValue(text, `herald_consumer_lag{consumer="shop-query"}`)
+	lag, ok1 := metricValue(text, `herald_consumer_lag{consumer="`+consumerOf(role)+`"}`)
 	dup, ok2 := metricValue(text, "herald_events_duplicate_total")
 	if !ok1 || !ok2 {
-		return 0, 0, fmt.Errorf("query /metrics lacks the lag or duplicate metric")
+		return 0, 0, fmt.Errorf("%s /metrics lacks the lag or duplicate metric", role)
 	}
 	return lag, dup, nil
 }
 
-// metrics returns a service's /metrics text.
+// handledSeries is the count of orders' consumer events an orders instance
+// handled without error.
+const handledSeries = `herald_events_handled_total{consumer="shop-orders",result="ok"}`
+
+// sampleHandled reads handledSeries from an orders role's /metrics, kept
+// per process as sampleReplica keeps duplicates.
+func (c *cluster) sampleHandled(role string) {
+	p := c.proc(role)
+	if p == nil || !p.alive() {
+		return
+	}
+	text, err := c.metrics(role)
+	if err != nil {
+		return
+	}
+	if v, found := metricValue(text, handledSeries); found && p.alive() {
+		p.noteHandled(v)
+	}
+}
+
+// handledBy sums, per orders role, the events its processes handled (over
+// every lifetime).
+func (c *cluster) handledBy() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := map[string]int{}
+	for _, p := range c.procs {
+		if serviceOf(p.role) == "orders" {
+			n[p.role] += p.handledEvents()
+		}
+	}
+	return n
+}
+
+// metrics returns a service role's /metrics text.
 func (c *cluster) metrics(name string) (string, error) {
 	resp, err := c.http.Get(c.url(name) + "/metrics")
 	if err != nil {
@@ -121,14 +185,14 @@ func metricValue(text, series string) (float64, bool) {
 	return 0, false
 }
 
-// duplicates is the query service's duplicate count summed over every
-// lifetime of its process.
+// duplicates is the duplicate count of the query roles summed over every
+// lifetime of their processes.
 func (c *cluster) duplicates() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for _, p := range c.procs {
-		if p.role == "query" {
+		if serviceOf(p.role) == "query" {
 			n += p.duplicates()
 		}
 	}
@@ -138,39 +202,91 @@ func (c *cluster) duplicates() int {
 // consumerLag asks the bus how many events the durable consumer has not
 // acknowledged yet: waiting, or delivered and in progress.
 func (c *cluster) consumerLag(ctx context.Context, consumer string) (uint64, error) {
-	cons, err := c.js.Consumer(ctx, event.ShopStream, consumer)
-	if err != nil {
-		return 0, err
-	}
-	info, err := cons.Info(ctx)
+	info, err := c.consumerState(ctx, consumer)
 	if err != nil {
 		return 0, err
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
+// consumerState asks the bus about a durable consumer of stream SHOP.
+func (c *cluster) consumerState(ctx context.Context, consumer string) (*jetstream.ConsumerInfo, error) {
+	var info *jetstream.ConsumerInfo
+	err := answered(ctx, func(ctx context.Context) error {
+		cons, err := c.js.Consumer(ctx, event.ShopStream, consumer)
+		if err == nil {
+			info, err = cons.Info(ctx)
+		}
+		return err
+	})
+	return info, err
+}
+
 // streamState returns the message count and sequences of a stream.
 func (c *cluster) streamState(ctx context.Context, stream string) (jetstream.StreamState, error) {
-	s, err := c.js.Stream(ctx, stream)
-	if err != nil {
-		return jetstream.StreamState{}, err
-	}
-	info, err := s.Info(ctx)
+	info, err := c.streamInfo(ctx, stream)
 	if err != nil {
 		return jetstream.StreamState{}, err
 	}
 	return info.State, nil
 }
 
+// streamInfo asks the bus about stream.
+func (c *cluster) streamInfo(ctx context.Context, stream string) (*jetstream.StreamInfo, error) {
+	var info *jetstream.StreamInfo
+	err := answered(ctx, func(ctx context.Context) error {
+		s, err := c.js.Stream(ctx, stream)
+		if err == nil {
+			info, err = s.Info(ctx)
+		}
+		return err
+	})
+	return info, err
+}
+
+// readStream returns every message of stream.
+func (c *cluster) readStream(ctx context.Context, stream string) ([]hjs.Stored, error) {
+	var msgs []hjs.Stored
+	err := answered(ctx, func(ctx context.Context) error {
+		var err error
+		msgs, err = c.bus.Read(ctx, stream, nil, 0, 0)
+		return err
+	})
+	return msgs, err
+}
+
+// answered runs the bus requests of try with a deadline of 5s each, and
+// tries again while the bus does not answer, until ctx is done. On a NATS
+// cluster a request can go unanswered while JetStream elects leaders (the
+// test's question would then wait for ctx, and the figures would measure
+// the wait); and the first fetch of the new ordered consumer that Bus.Read
+// reads with can find no responder (TestReadingAStreamNeverFailsOnANATSCluster).
+func answered(ctx context.Context, try func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := try(actx)
+		cancel()
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout)
+		if !unanswered || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // deadLetters returns how many messages each consumer dead-lettered.
 func (c *cluster) deadLetters(ctx context.Context) (map[string]int, error) {
-	dls, err := c.bus.DeadLetters(ctx, "")
+	msgs, err := c.readStream(ctx, hjs.DLQStream)
 	if err != nil {
 		return nil, err
 	}
 	n := map[string]int{}
-	for _, d := range dls {
-		n[d.Consumer]++
+	for _, m := range msgs {
+		consumer := ""
+		if v := m.Header[hjs.HeaderConsumer]; len(v) > 0 {
+			consumer = v[0]
+		}
+		n[consumer]++
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults
 
@@ -15,29 +15,32 @@ import (
 	"time"
 )
 
-// proc is one herald process a test started: the bus or one service. Its
-// stdout and stderr go to one log file in the test's directory.
+// proc is one process a test started: a bus node or one service (or, for
+// herald up, all of them). Its stdout and stderr go to one log file in the
+// test's directory.
 type proc struct {
-	role    string // "bus", "users", "products", "orders" or "query"
+	role    string // "bus", "users", "products", "orders" or "query"; "bus-2", "orders-1", "query-a" in a scaled deployment
 	logPath string
 	cmd     *exec.Cmd
-	done    chan struct{} // closed once the process has exited
-	exitErr error         // how it exited; valid once done is closed
+	done    chan struct{}  // closed once the process has exited
+	exitErr error          // how it exited; valid once done is closed
+	stopSig syscall.Signal // what stop sends: SIGTERM, or SIGINT if set so
 
-	mu  sync.Mutex
-	dup float64 // highest herald_events_duplicate_total read from it
+	mu      sync.Mutex
+	dup     float64 // highest herald_events_duplicate_total read from it
+	handled float64 // highest herald_events_handled_total{consumer="shop-orders",result="ok"} read from it
 }
 
-// startProc starts the herald binary with args and env (on top of the
-// environment without any HERALD_* variable), logging to
-// <dir>/<role>-<n>.log.
-func startProc(dir, role string, n int, env, args []string) (*proc, error) {
+// startProc starts bin (the herald binary, or another server) with args
+// and env (on top of the environment without any HERALD_* variable),
+// logging to <dir>/<role>-<n>.log.
+func startProc(dir, role string, n int, bin string, env, args []string) (*proc, error) {
 	logPath := filepath.Join(dir, fmt.Sprintf("%s-%d.log", role, n))
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(heraldBin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -96,23 +99,27 @@ func (p *proc) waitExit(d time.Duration) bool {
 	}
 }
 
-// stop asks the process to stop cleanly (SIGTERM, after a SIGCONT in case it
-// is paused) and kills it with SIGKILL if it has not exited within 20s. It
-// returns an error if the stop was not clean.
+// stop asks the process to stop cleanly (SIGTERM, or SIGINT, after a
+// SIGCONT in case it is paused) and kills it with SIGKILL if it has not
+// exited within 20s. It returns an error if the stop was not clean.
 func (p *proc) stop() error {
 	if !p.alive() {
 		return nil
 	}
+	sig, name := syscall.SIGTERM, "SIGTERM"
+	if p.stopSig == syscall.SIGINT {
+		sig, name = syscall.SIGINT, "SIGINT"
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	if p.waitExit(20 * time.Second) {
 		if p.exitErr != nil {
-			return fmt.Errorf("%s (pid %d) exited with %v after SIGTERM", p.role, p.pid(), p.exitErr)
+			return fmt.Errorf("%s (pid %d) exited with %v after %s", p.role, p.pid(), p.exitErr, name)
 		}
 		return nil
 	}
 	killNine(p)
-	return fmt.Errorf("%s (pid %d) still running 20s after SIGTERM; killed", p.role, p.pid())
+	return fmt.Errorf("%s (pid %d) still running 20s after %s; killed", p.role, p.pid(), name)
 }
 
 // killNine sends SIGKILL, as kill -9 does, and waits for the process to be
@@ -157,6 +164,22 @@ func (p *proc) duplicates() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return int(p.dup)
+}
+
+// noteHandled keeps the highest count of orders' consumer events read from
+// this process.
+func (p *proc) noteHandled(v float64) {
+	p.mu.Lock()
+	p.handled = max(p.handled, v)
+	p.mu.Unlock()
+}
+
+// handledEvents is the highest count of orders' consumer events read from
+// this process.
+func (p *proc) handledEvents() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int(p.handled)
 }
 
 // waitFor polls cond every interval until it returns nil or timeout passes;
