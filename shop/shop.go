@@ -87,7 +87,7 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 		}
 		query.Register(api, q, s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, query.Subjects,
-			s.Project(reg, service.Projection{Apply: query.Apply, Committed: q.Committed})))
+			s.Project(reg, service.Projection{Apply: q.Apply, Committed: q.Committed})))
 	}
 	return s, nil
 }

@@ -73,8 +73,13 @@ func ApplyEachOnce(ctx context.Context, db *sql.DB, eventIDs []string, apply fun
 	defer tx.Rollback() // a no-op after Commit
 	applied = make([]bool, len(eventIDs))
 	now := time.Now().UTC().Format(time.RFC3339Nano)
+	record, err := tx.PrepareContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("record events: %w", err)
+	}
+	defer record.Close()
 	for i, id := range eventIDs {
-		res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, now)
+		res, err := record.ExecContext(ctx, id, now)
 		if err != nil {
 			return nil, fmt.Errorf("record event %s: %w", id, err)
 		}

@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/shop/query"
+	"github.com/heraldev/herald/store"
 )
 
 // seedBench gives user 1 twenty ordered products among 1,000 users' orders.
@@ -56,4 +58,33 @@ func BenchmarkUserProducts(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkApply folds OrderCreated events into the read model's tables as
+// the consumer does: each in a transaction of its own (a consumer that
+// keeps up), and 256 to a transaction (one that is behind, or rebuilding).
+// Each transaction commits with SQLite's full fsync.
+func BenchmarkApply(b *testing.B) {
+	for _, batch := range []int{1, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			q, db := newQuery(b)
+			order := int64(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				ids := make([]string, batch)
+				es := make([]event.Envelope, batch)
+				for i := range batch {
+					order++
+					es[i] = ev(b, event.OrderCreated, 1, event.OrderData{ID: order, UserID: 1 + order%1000, ProductID: 1 + order%50})
+					ids[i] = es[i].ID
+				}
+				if _, err := store.ApplyEachOnce(context.Background(), db, ids, func(tx *sql.Tx, i int) error {
+					return q.Apply(context.Background(), tx, es[i])
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

@@ -40,7 +40,7 @@ func ev(t testing.TB, typ string, version int64, data any) event.Envelope {
 func apply(t testing.TB, q *query.Service, db *sql.DB, es ...event.Envelope) {
 	t.Helper()
 	for _, e := range es {
-		if err := store.InTx(context.Background(), db, func(tx *sql.Tx) error { return query.Apply(context.Background(), tx, e) }); err != nil {
+		if err := store.InTx(context.Background(), db, func(tx *sql.Tx) error { return q.Apply(context.Background(), tx, e) }); err != nil {
 			t.Fatal(err)
 		}
 		q.Committed([]event.Envelope{e})
