@@ -332,8 +332,14 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 		s.startBatching()
 		deliver = s.enqueue
 	}
+	// A pull request lives on the consumer's leader: if that server dies
+	// while this client stays connected to another, the request dies with
+	// it, and the client notices only after two missed heartbeats. A 5 s
+	// expiry (heartbeats every 2.5 s) bounds that stall; the default, 30 s,
+	// froze a consumer for half a minute after losing one node of three.
 	s.cc, err = cons.Consume(deliver,
 		jetstream.PullMaxMessages(64),
+		jetstream.PullExpiry(5*time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.log.Debug("consume", "consumer", c.Name, "err", err)
 		}))

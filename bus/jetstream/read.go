@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldev/herald/bus"
@@ -27,11 +28,16 @@ type Stored struct {
 // changes nor waits for any durable consumer. It returns every matching
 // message or an error, never a silently shortened history.
 func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uint64, limit int) ([]Stored, error) {
-	s, err := b.js.Stream(ctx, stream)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
-	}
-	info, err := s.Info(ctx)
+	var s jetstream.Stream
+	var info *jetstream.StreamInfo
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		var err error
+		if s, err = b.js.Stream(ctx, stream); err != nil {
+			return err
+		}
+		info, err = s.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
@@ -43,11 +49,16 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
-	}
-	cinfo, err := cons.Info(ctx)
+	var cons jetstream.Consumer
+	var cinfo *jetstream.ConsumerInfo
+	err = untilAnswered(ctx, func(ctx context.Context) error {
+		var err error
+		if cons, err = s.OrderedConsumer(ctx, cfg); err != nil {
+			return err
+		}
+		cinfo, err = cons.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
@@ -63,12 +74,12 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 		// Messages are already stored, so don't wait for a full batch; only
 		// the first fetch of a new consumer may briefly find nothing.
 		msgs, err := cons.FetchNoWait(batch)
-		if err != nil {
+		if err != nil && !errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
 		n := 0
 		var pending uint64
-		for m := range msgs.Messages() {
+		for m := range fetched(msgs) {
 			md, err := m.Metadata()
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", stream, err)
@@ -77,7 +88,9 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 			pending = md.NumPending
 			n++
 		}
-		if err := msgs.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		// On a cluster, a new consumer's first fetch can reach a server that
+		// does not know it yet and go unanswered: that is no message yet.
+		if err := fetchErr(msgs); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
 		if n > 0 && pending == 0 {
@@ -94,6 +107,24 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 		}
 	}
 	return out, nil
+}
+
+// fetched returns the messages of batch, none if it is nil.
+func fetched(batch jetstream.MessageBatch) <-chan jetstream.Msg {
+	if batch == nil {
+		c := make(chan jetstream.Msg)
+		close(c)
+		return c
+	}
+	return batch.Messages()
+}
+
+// fetchErr returns the error batch ended with, nil if it is nil.
+func fetchErr(batch jetstream.MessageBatch) error {
+	if batch == nil {
+		return nil
+	}
+	return batch.Error()
 }
 
 // DeadLetters implements bus.Bus.
