@@ -28,6 +28,9 @@ type cli struct {
 	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
 	DLQ   dlqCmd   `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
 	Probe probeCmd `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
+
+	Bench       benchCmd       `cmd:"" help:"Benchmark Herald on this machine against anchors (plain net/http, raw JetStream, a synchronous query service); writes results.json, chart.svg and CPU profiles."`
+	BenchAnchor benchAnchorCmd `cmd:"" name:"bench-anchor" hidden:"" help:"Run one of herald bench's anchors (started by herald bench)."`
 }
 
 // serviceFlags are the settings shared by up and serve.
@@ -83,6 +86,13 @@ func main() {
 	m := &Main{Log: log, Out: os.Stdout}
 	if strings.HasPrefix(k.Command(), "dlq ") {
 		if err := m.DLQ(ctx, c.DLQ, k.Command()); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if strings.HasPrefix(k.Command(), "bench") {
+		if err := m.Bench(ctx, c.Bench, c.BenchAnchor, k.Command()); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)
 			os.Exit(1)
 		}

@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldev/herald/shop/query"
+)
+
+// FixedBody returns a JSON body of exactly size bytes (at least 5): an
+// array holding one string, ending in a newline as the query service's
+// answers do.
+func FixedBody(size int) []byte {
+	size = max(size, 5)
+	return []byte(`["` + strings.Repeat("x", size-5) + `"]` + "\n")
+}
+
+// FixedHandler answers every request with FixedBody(size) as JSON: the
+// least any HTTP read can cost, the ceiling for the query service's reads.
+func FixedHandler(size int) http.Handler {
+	body := FixedBody(size)
+	n := strconv.Itoa(len(body))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", n)
+		_, _ = w.Write(body)
+	})
+}
+
+// SyncQuery answers GET /users/{id}/products as a query service without a
+// read model of its own would: per request it calls users (GET
+// /users/{id}) and orders (GET /orders?userId={id}) at once, then products
+// (GET /products/{id}) for each product of the user's orders that are not
+// cancelled, all at once. It answers 404 for a user users does not know,
+// and 502 if any call fails. It is the anchor Herald's query service is
+// measured against.
+type SyncQuery struct {
+	Users, Orders, Products string // base URLs
+	Client                  *http.Client
+}
+
+// NewSyncQuery returns a SyncQuery on the three services' base URLs, with a
+// client that keeps enough connections open for 64 concurrent requests.
+func NewSyncQuery(users, orders, products string) *SyncQuery {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	return &SyncQuery{Users: users, Orders: orders, Products: products, Client: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+}
+
+type syncOrder struct {
+	ID        int64     `json:"id"`
+	UserID    int64     `json:"userId"`
+	ProductID int64     `json:"productId"`
+	Status    string    `json:"status"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+var errNotFound = errors.New("not found")
+
+// get fetches url into v: errNotFound for a 404, an error for any other
+// status but 200.
+func (s *SyncQuery) get(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return json.NewDecoder(resp.Body).Decode(v)
+	case http.StatusNotFound:
+		return errNotFound
+	default:
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+}
+
+// UserProducts is the answer to GET /users/{id}/products, built from the
+// three services.
+func (s *SyncQuery) UserProducts(ctx context.Context, id int64) ([]query.Product, error) {
+	var (
+		wg      sync.WaitGroup
+		userErr error
+		ordErr  error
+		user    struct{ ID int64 }
+		orders  []syncOrder
+	)
+	ids := strconv.FormatInt(id, 10)
+	wg.Go(func() { userErr = s.get(ctx, s.Users+"/users/"+ids, &user) })
+	wg.Go(func() { ordErr = s.get(ctx, s.Orders+"/orders?userId="+ids, &orders) })
+	wg.Wait()
+	if err := errors.Join(userErr, ordErr); err != nil {
+		return nil, err
+	}
+	// Newest order first; each product once; cancelled orders do not count.
+	var want []int64
+	seen := map[int64]bool{}
+	for _, o := range orders {
+		if o.Status == "cancelled" || seen[o.ProductID] {
+			continue
+		}
+		seen[o.ProductID] = true
+		want = append(want, o.ProductID)
+	}
+	out := make([]query.Product, len(want))
+	errs := make([]error, len(want))
+	for i, pid := range want {
+		wg.Go(func() {
+			errs[i] = s.get(ctx, s.Products+"/products/"+strconv.FormatInt(pid, 10), &out[i])
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ServeHTTP serves GET /users/{id}/products.
+func (s *SyncQuery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/users/")
+	idText, ok2 := strings.CutSuffix(rest, "/products")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if r.Method != http.MethodGet || !ok || !ok2 || err != nil || id < 1 {
+		http.NotFound(w, r)
+		return
+	}
+	ps, err := s.UserProducts(r.Context(), id)
+	switch {
+	case errors.Is(err, errNotFound):
+		http.Error(w, "user not found", http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ps)
+}
+
+// ServeAnchor serves h on addr (127.0.0.1:0 for any free port) until ctx
+// ends. Once it listens it prints "  bench  <name>  <URL>" and the line
+// herald serve prints when ready, so the bench reads anchors and services
+// alike.
+func ServeAnchor(ctx context.Context, name, addr string, h http.Handler, out io.Writer, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("anchor %s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(out, "  %-4s  %-10s  http://%s\n", "bench", name, ln.Addr())
+	fmt.Fprintln(out, readyLine)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("anchor %s: %w", name, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,327 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// env is what a scenario runs in: the sizes, the children, its folders,
+// the progress output and the result it fills in.
+type env struct {
+	sz       sizes
+	procs    *procs
+	work     string // scratch folder of the run; each scenario's data is under work/<scenario>
+	out      string // results folder
+	p        *progress
+	data     Dataset
+	scenario string
+	res      *ScenarioResult
+
+	templateOnce sync.Once
+	template     string
+	templateErr  error
+	answersOnce  sync.Once
+	answerJSON   [][]byte
+
+	mu      sync.Mutex // guards noPprof and res's notes and profiles, which profile fetches add to
+	noPprof bool
+}
+
+// note records a remark in the scenario's result and shows it.
+func (e *env) note(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	e.mu.Lock()
+	e.res.Notes = append(e.res.Notes, s)
+	e.mu.Unlock()
+	e.p.Printf("  note: %s", s)
+}
+
+// dir returns a new folder for the scenario, work/<scenario>/<name>.
+func (e *env) dir(name string) (string, error) {
+	d := filepath.Join(e.work, e.scenario, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// startBus runs herald bus on a free port with its own storage, fsyncing
+// every write unless noFsync, and connects the bench to it.
+func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *natsConn, error) {
+	d, err := e.dir(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	args := []string{"bus", "--data", d, "--listen", "127.0.0.1:0"}
+	if noFsync {
+		args = append(args, "--no-fsync")
+	}
+	p, err := e.procs.start(ctx, name, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.URL("bus") == "" {
+		return nil, nil, fmt.Errorf("%s printed no client URL; its log %s ends:\n%s", name, p.logPath, p.tail())
+	}
+	c, err := dialNATS(p.URL("bus"))
+	if err != nil {
+		return nil, nil, err
+	}
+	go func() { <-p.done; c.Close() }()
+	return p, c, nil
+}
+
+// addrFlags are the listen-address flags of the services.
+var addrFlags = map[string]string{
+	"users": "--users-addr", "products": "--products-addr", "orders": "--orders-addr", "query": "--query-addr",
+	"gateway": "--gateway-addr",
+}
+
+// serve runs herald serve service against the bus at busURL with its data
+// in dataDir, on a free port, with profiling on (HERALD_PPROF); extra are
+// more flags.
+func (e *env) serve(ctx context.Context, service, busURL, dataDir string, extra ...string) (*proc, error) {
+	args := []string{"serve", service, "--nats", busURL, "--data", dataDir, addrFlags[service], "127.0.0.1:0"}
+	args = append(args, extra...)
+	p, err := e.procs.start(ctx, service, args...)
+	if err != nil {
+		return nil, err
+	}
+	if p.URL(service) == "" {
+		return nil, fmt.Errorf("herald serve %s printed no URL; its log %s ends:\n%s", service, p.logPath, p.tail())
+	}
+	return p, nil
+}
+
+// anchor runs herald bench-anchor with args.
+func (e *env) anchor(ctx context.Context, name string, args ...string) (*proc, error) {
+	p, err := e.procs.start(ctx, "anchor-"+name, append([]string{"bench-anchor", name}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	if p.URL(name) == "" {
+		return nil, fmt.Errorf("anchor %s printed no URL; its log %s ends:\n%s", name, p.logPath, p.tail())
+	}
+	return p, nil
+}
+
+// shopData returns a new folder holding the shop's four databases seeded
+// with e.data. The first call seeds a template; later calls copy it.
+func (e *env) shopData(ctx context.Context, name string) (string, error) {
+	e.templateOnce.Do(func() {
+		e.template = filepath.Join(e.work, "template")
+		stop := e.p.track(fmt.Sprintf("seeding %s users, %d orders each", thousands(float64(e.data.Users)), e.data.OrdersPerUser), nil, "")
+		e.templateErr = seedShop(ctx, e.template, e.data)
+		stop()
+	})
+	if e.templateErr != nil {
+		return "", e.templateErr
+	}
+	d, err := e.dir(name)
+	if err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(e.template)
+	if err != nil {
+		return "", err
+	}
+	for _, ent := range entries {
+		if err := copyFile(filepath.Join(e.template, ent.Name()), filepath.Join(d, ent.Name())); err != nil {
+			return "", err
+		}
+	}
+	return d, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// side is one side of a comparison: run measures one round.
+type side struct {
+	what string
+	// warm, if set, runs once before the first round, unmeasured.
+	warm func(ctx context.Context) error
+	run  func(ctx context.Context, round int) (Figures, error)
+}
+
+// alternate runs rounds of herald and anchor in turn, H A H A ..., into c,
+// and computes c's medians, ratios and targets.
+func (e *env) alternate(ctx context.Context, c *Comparison, herald, anchor side) error {
+	c.Herald.What, c.Anchor.What = herald.what, anchor.what
+	for _, s := range []side{herald, anchor} {
+		if s.warm != nil {
+			if err := s.warm(ctx); err != nil {
+				return fmt.Errorf("warm up %s: %w", s.what, err)
+			}
+		}
+	}
+	for r := 1; r <= e.sz.Rounds; r++ {
+		for i, s := range []side{herald, anchor} {
+			f, err := s.run(ctx, r)
+			if err != nil {
+				return fmt.Errorf("%s round %d: %w", s.what, r, err)
+			}
+			if i == 0 {
+				c.Herald.Rounds = append(c.Herald.Rounds, f)
+			} else {
+				c.Anchor.Rounds = append(c.Anchor.Rounds, f)
+			}
+		}
+	}
+	c.finish()
+	e.res.Comparisons = append(e.res.Comparisons, c)
+	return nil
+}
+
+// loadRound runs l as one round called what, showing its progress.
+func (e *env) loadRound(ctx context.Context, what string, l Load) LoadResult {
+	var done atomic.Int64
+	l.Done = &done
+	stop := e.p.track(what, &done, "requests")
+	res := l.Run(ctx)
+	stop()
+	return res
+}
+
+// profile fetches a CPU profile of seconds from the service at baseURL in
+// the background, into profiles/<scenario>-<service>-r<round>.pprof; wait
+// blocks until it is saved. Without pprof on the service (herald serve
+// without --pprof) it warns once and fetches nothing more.
+func (e *env) profile(baseURL, service string, round int, seconds int) (wait func()) {
+	e.mu.Lock()
+	off := e.noPprof
+	e.mu.Unlock()
+	if off || seconds < 1 {
+		return func() {}
+	}
+	name := fmt.Sprintf("%s-%s-r%d.pprof", e.scenario, service, round)
+	path := filepath.Join(e.out, "profiles", name)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
+		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", baseURL, seconds))
+		if err != nil {
+			e.p.Printf("  warning: CPU profile of %s: %v", service, err)
+			return
+		}
+		defer drain(resp)
+		if resp.StatusCode != http.StatusOK {
+			e.mu.Lock()
+			first := !e.noPprof
+			e.noPprof = true
+			e.mu.Unlock()
+			if first {
+				e.note("no CPU profiles: %s answers %s at /debug/pprof/profile (herald serve without --pprof / HERALD_PPROF)", service, resp.Status)
+			}
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			e.p.Printf("  warning: CPU profile of %s: %v", service, err)
+			return
+		}
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			e.p.Printf("  warning: CPU profile of %s: %v", service, err)
+		}
+		f.Close()
+		e.mu.Lock()
+		e.res.Profiles = append(e.res.Profiles, filepath.Join("profiles", name))
+		e.mu.Unlock()
+	}()
+	return func() { <-done }
+}
+
+// metric returns the value of the Prometheus sample named exactly name
+// (with its labels, as /metrics writes them) at baseURL.
+func metric(ctx context.Context, baseURL, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer drain(resp)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s/metrics has no %s", baseURL, name)
+}
+
+// poll calls cond every interval until it reports done, returns an error,
+// ctx ends or timeout passes.
+func poll(ctx context.Context, timeout, interval time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		done, err := cond()
+		if err == nil && done {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				return fmt.Errorf("%s: not after %s: %w", what, timeout, last)
+			}
+			return fmt.Errorf("%s: not after %s", what, timeout)
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// getBody fetches url and returns its status and body.
+func getBody(ctx context.Context, url string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// profileSeconds is how long a CPU profile of a round of d runs: a second
+// less than the round, so it ends within it, and at least a second.
+func profileSeconds(d time.Duration) int { return max(1, int(d.Seconds())-1) }

@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldev/herald/event"
+)
+
+// postCreated returns the data of a PostCreated event for post n, the
+// tutorial's shape.
+func postCreated(rnd *rand.Rand) event.PostData {
+	return event.PostData{ID: strconv.FormatUint(rnd.Uint64()&0xffffffffff, 16), Title: "Notes from the bench, part " + strconv.Itoa(rnd.IntN(100000))}
+}
+
+// runIngress posts tutorial-shaped events to the blog gateway's POST
+// /events, which answers once JetStream has stored each (fsynced), against
+// raw JetStream async publishing of the events the gateway stores.
+func runIngress(ctx context.Context, e *env) error {
+	bus, _, err := e.startBus(ctx, "bus", false)
+	if err != nil {
+		return err
+	}
+	dir, err := e.dir("gateway")
+	if err != nil {
+		return err
+	}
+	gw, err := e.serve(ctx, "gateway", bus.URL("bus"), dir)
+	if err != nil {
+		return err
+	}
+	_, raw, err := e.startBus(ctx, "raw-bus", false)
+	if err != nil {
+		return err
+	}
+	if err := raw.ensureStream(ctx, "RAW", "raw.>"); err != nil {
+		return err
+	}
+	gwURL := gw.URL("gateway")
+	post := func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+		body, _ := json.Marshal(struct {
+			Type string         `json:"type"`
+			Data event.PostData `json:"data"`
+		}{event.PostCreated, postCreated(rnd)})
+		req, _ := http.NewRequest(http.MethodPost, gwURL+"/events", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		return req, func(status int, b []byte) Outcome {
+			switch {
+			case status != http.StatusOK:
+				return Failed
+			case !strings.Contains(string(b), `"OK"`):
+				return Wrong
+			}
+			return OK
+		}
+	}
+	herald := e.httpSide("ingress", "herald gateway POST /events", gwURL, "gateway", post)
+	run := herald.run
+	herald.run = func(ctx context.Context, round int) (Figures, error) {
+		f, err := run(ctx, round)
+		if f != nil {
+			f["per_s"] = f["req_per_s"]
+		}
+		return f, err
+	}
+	rnd := rand.New(rand.NewPCG(11, 11))
+	// What the gateway stores for a tutorial event: a CloudEvent with a
+	// fresh id, its source, and a header naming the shape.
+	storedEvent := func() (*nats.Msg, string, bool) {
+		data, _ := json.Marshal(postCreated(rnd))
+		env := event.Envelope{SpecVersion: event.SpecVersion, ID: event.NewID(), Source: "/blog/gateway", Type: event.PostCreated,
+			Time: time.Now().UTC().Truncate(time.Microsecond), DataContentType: "application/json", Data: data}
+		b, _ := env.Encode()
+		m := &nats.Msg{Subject: "raw.event.PostCreated", Data: b, Header: nats.Header{}}
+		m.Header.Set("Herald-Shape", "tutorial")
+		return m, env.ID, true
+	}
+	rawRound := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
+		var sent atomic.Int64
+		stop := e.p.track(what, &sent, "events")
+		res, err := raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
+			sent.Add(1)
+			return storedEvent()
+		})
+		stop()
+		if err != nil {
+			return nil, err
+		}
+		return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
+	}
+	anchor := side{
+		what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),
+		warm: func(ctx context.Context) error {
+			_, err := rawRound(ctx, e.sz.Warm, "ingress: warming up raw publish")
+			return err
+		},
+		run: func(ctx context.Context, round int) (Figures, error) {
+			return rawRound(ctx, e.sz.Duration, fmt.Sprintf("ingress: raw publish, round %d/%d", round, e.sz.Rounds))
+		},
+	}
+	c := &Comparison{Name: "events/s, fsync on", Show: []string{"per_s", "p50_ms", "p99_ms"}}
+	return e.alternate(ctx, c, herald, anchor)
+}

@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/heraldev/herald/shop/query"
+)
+
+// runRead measures GET /users/{id}/products on Herald's query service
+// against a plain net/http handler answering a fixed body of the mean
+// answer's size: the ceiling of any HTTP read on this machine.
+func runRead(ctx context.Context, e *env) error {
+	data, err := e.shopData(ctx, "data")
+	if err != nil {
+		return err
+	}
+	bus, _, err := e.startBus(ctx, "bus", false)
+	if err != nil {
+		return err
+	}
+	q, err := e.serve(ctx, "query", bus.URL("bus"), data)
+	if err != nil {
+		return err
+	}
+	answers := e.answers()
+	if err := checkAnswers(ctx, q.URL("query"), answers); err != nil {
+		return fmt.Errorf("herald query: %w", err)
+	}
+	size := e.data.MeanAnswerSize()
+	fixed, err := e.anchor(ctx, "fixed", "--size", strconv.Itoa(size))
+	if err != nil {
+		return err
+	}
+	body := FixedBody(size)
+	c := &Comparison{
+		Name: "http read",
+		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
+		Targets: []Target{
+			{Text: "query throughput ≥ 0.75x the ceiling's", Key: "req_per_s", Ratio: true, Op: ">=", Value: 0.75},
+			{Text: "query p99 latency ≤ 1.5x the ceiling's", Key: "p99_ms", Ratio: true, Op: "<=", Value: 1.5},
+		},
+	}
+	e.note("%s users, %d orders each, %d products; %d connections; fixed body %d bytes (the mean answer)",
+		thousands(float64(e.data.Users)), e.data.OrdersPerUser, e.data.Products, e.sz.Conns, len(body))
+	return e.alternate(ctx, c,
+		e.httpSide("read", "herald query", q.URL("query"), "query", e.userProducts(q.URL("query"), answers)),
+		e.httpSide("read", "fixed-body net/http handler", "", "", fixedRequest(fixed.URL("fixed"), e.data.Users, body)))
+}
+
+// httpSide is a side that runs an HTTP load of req per round, fetching a
+// CPU profile of service at profileURL meanwhile if profileURL is set.
+func (e *env) httpSide(scenario, what, profileURL, service string, req Request) side {
+	mk := func(round int) Load {
+		return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Request: req, Seed: uint64(round)}
+	}
+	return side{
+		what: what,
+		warm: func(ctx context.Context) error {
+			l := mk(0)
+			l.Duration = e.sz.Warm
+			res := e.loadRound(ctx, fmt.Sprintf("%s: warming up %s", scenario, what), l)
+			if res.OK == 0 {
+				return fmt.Errorf("no request answered right: %s", res.FirstError)
+			}
+			return nil
+		},
+		run: func(ctx context.Context, round int) (Figures, error) {
+			wait := func() {}
+			if profileURL != "" {
+				wait = e.profile(profileURL, service, round, profileSeconds(e.sz.Duration))
+			}
+			res := e.loadRound(ctx, fmt.Sprintf("%s: %s, round %d/%d", scenario, what, round, e.sz.Rounds), mk(round))
+			wait()
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if res.Failed+res.Wrong > 0 {
+				e.note("%s round %d: %d failed and %d wrong of %d requests; first: %s", what, round, res.Failed, res.Wrong, res.Requests, firstLine(res.FirstError))
+			}
+			return res.Figures(), nil
+		},
+	}
+}
+
+// answers returns the expected answer of every user of e.data, as the
+// query service encodes it (index u-1 for user u), computed once.
+func (e *env) answers() [][]byte {
+	e.answersOnce.Do(func() {
+		e.answerJSON = make([][]byte, e.data.Users)
+		for u := range e.answerJSON {
+			e.answerJSON[u] = e.data.AnswerJSON(int64(u + 1))
+		}
+	})
+	return e.answerJSON
+}
+
+// userProducts requests GET /users/{u}/products of a random user and
+// checks the answer.
+func (e *env) userProducts(base string, answers [][]byte) Request {
+	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+		u := 1 + rnd.IntN(len(answers))
+		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
+		return req, func(status int, body []byte) Outcome {
+			if status != http.StatusOK {
+				return Failed
+			}
+			if sameAnswer(body, answers[u-1]) {
+				return OK
+			}
+			return Wrong
+		}
+	}
+}
+
+// sameAnswer reports whether body is the answer want (json.Marshal of
+// []query.Product): byte for byte, or failing that once decoded.
+func sameAnswer(body, want []byte) bool {
+	if bytes.Equal(bytes.TrimSpace(body), want) {
+		return true
+	}
+	var got, exp []query.Product
+	if json.Unmarshal(body, &got) != nil || json.Unmarshal(want, &exp) != nil {
+		return false
+	}
+	return reflect.DeepEqual(got, exp) || (len(got) == 0 && len(exp) == 0)
+}
+
+// fixedRequest requests the fixed-body handler on the same paths as the
+// query service's and checks the body.
+func fixedRequest(base string, users int, body []byte) Request {
+	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+		u := 1 + rnd.IntN(users)
+		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
+		return req, func(status int, b []byte) Outcome {
+			switch {
+			case status != http.StatusOK:
+				return Failed
+			case !bytes.Equal(b, body):
+				return Wrong
+			}
+			return OK
+		}
+	}
+}
+
+// checkAnswers checks the answers of a few users at base before any load.
+func checkAnswers(ctx context.Context, base string, answers [][]byte) error {
+	for _, u := range []int{1, 2, len(answers) / 2, len(answers)} {
+		url := base + "/users/" + strconv.Itoa(u) + "/products"
+		status, body, err := getBody(ctx, url)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK || !sameAnswer(body, answers[u-1]) {
+			return fmt.Errorf("GET %s: %d %s, want 200 %s", url, status, truncate(string(body), 300), answers[u-1])
+		}
+	}
+	return nil
+}

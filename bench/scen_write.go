@@ -1,0 +1,220 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldev/herald/event"
+)
+
+// shopRig is Herald's write path for the write-to-view and lag scenarios:
+// a bus, orders and query, each its own process, on seeded data; and a
+// second bus of the same kind for the raw JetStream anchor, with stream
+// RAW.
+type shopRig struct {
+	e              *env
+	data           string
+	nc             *natsConn // to Herald's bus
+	ordersURL      string
+	queryURL       string
+	raw            *natsConn // to the anchor's bus
+	nextID         atomic.Int64
+	users, product int
+}
+
+func (e *env) startShopRig(ctx context.Context, name string, noFsync bool) (*shopRig, error) {
+	data, err := e.shopData(ctx, name+"-data")
+	if err != nil {
+		return nil, err
+	}
+	bus, nc, err := e.startBus(ctx, name+"-bus", noFsync)
+	if err != nil {
+		return nil, err
+	}
+	orders, err := e.serve(ctx, "orders", bus.URL("bus"), data)
+	if err != nil {
+		return nil, err
+	}
+	query, err := e.serve(ctx, "query", bus.URL("bus"), data)
+	if err != nil {
+		return nil, err
+	}
+	_, raw, err := e.startBus(ctx, name+"-raw-bus", noFsync)
+	if err != nil {
+		return nil, err
+	}
+	if err := raw.ensureStream(ctx, "RAW", "raw.>"); err != nil {
+		return nil, err
+	}
+	r := &shopRig{e: e, data: data, nc: nc, ordersURL: orders.URL("orders"), queryURL: query.URL("query"), raw: raw,
+		users: e.data.Users, product: e.data.Products}
+	r.nextID.Store(int64(e.data.Users*e.data.OrdersPerUser) + 1)
+	return r, nil
+}
+
+// postOrder places an order of a random product by a random user and
+// expects 201.
+func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+	body := `{"userId":` + strconv.Itoa(1+rnd.IntN(r.users)) + `,"productId":` + strconv.Itoa(1+rnd.IntN(r.product)) + `}`
+	req, _ := http.NewRequest(http.MethodPost, r.ordersURL+"/orders", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return req, func(status int, _ []byte) Outcome {
+		if status == http.StatusCreated {
+			return OK
+		}
+		return Failed
+	}
+}
+
+// heraldRound runs load l of orders, waits until every order it placed is
+// in the query's read model, and measures: per_s, the orders applied per
+// second from the load's start to the last one applied; accepted_per_s,
+// the orders answered 201 per second of load; the propagation lag of each
+// (lag_p50_ms and so on, and split at the bus, see lagSample) and the POST
+// latency (p50_ms and so on).
+func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Load, profile bool) (Figures, error) {
+	e := r.e
+	from, err := r.nc.lastSeq(ctx, event.ShopStream)
+	if err != nil {
+		return nil, err
+	}
+	var waits []func()
+	if profile {
+		secs := profileSeconds(l.Duration)
+		waits = append(waits, e.profile(r.ordersURL, "orders", round, secs), e.profile(r.queryURL, "query", round, secs))
+	}
+	res := e.loadRound(ctx, what, l)
+	for _, w := range waits {
+		w()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if res.OK == 0 {
+		return nil, fmt.Errorf("no order placed: %s", res.FirstError)
+	}
+	if res.Failed > 0 {
+		e.note("%s: %d of %d orders failed; first: %s", what, res.Failed, res.Requests, firstLine(res.FirstError))
+	}
+	stop := e.p.track(what+": waiting for the view", nil, "")
+	err = poll(ctx, e.sz.Settle, 20*time.Millisecond, "orders visible in the query service", func() (bool, error) {
+		pending, err := metric(ctx, r.ordersURL, "herald_outbox_pending")
+		if err != nil || pending > 0 {
+			return false, err
+		}
+		lag, err := metric(ctx, r.queryURL, `herald_consumer_lag{consumer="shop-query"}`)
+		return lag == 0, err
+	})
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	lags, err := viewLags(ctx, r.nc, from, filepath.Join(r.data, "shop-query.db"))
+	if err != nil {
+		return nil, err
+	}
+	if lags.Missing > 0 {
+		return nil, fmt.Errorf("%d of %d orders' events are not in the query's read model after its lag reached 0", lags.Missing, lags.Missing+len(lags.Total))
+	}
+	n := len(lags.Total)
+	f := Figures{"accepted_per_s": res.Throughput(), "orders": float64(n), "errors": float64(res.Failed)}
+	if span := lags.Last.Sub(res.Start); span > 0 {
+		f["per_s"] = float64(n) / span.Seconds()
+	}
+	lags.figures(f)
+	latencyFigures(f, "", res.Latencies)
+	return f, nil
+}
+
+// rawOrder returns a new order event for the raw anchors.
+func (r *shopRig) rawOrder(rnd *rand.Rand) ([]byte, string) {
+	return rawEvent(r.nextID.Add(1), 1+rnd.Int64N(int64(r.users)), 1+rnd.Int64N(int64(r.product)))
+}
+
+// runWriteToView places orders as fast as 64 connections can, with the bus
+// fsyncing every write and then with it relaxed, against the raw
+// JetStream publish rate of events of the same size under the same fsync
+// setting.
+func runWriteToView(ctx context.Context, e *env) error {
+	for _, mode := range []struct {
+		name    string
+		noFsync bool
+		target  Target
+	}{
+		{"bus fsync on", false, Target{Text: "orders/s ≥ 0.5x the raw JetStream publish rate, fsync on", Key: "per_s", Ratio: true, Op: ">=", Value: 0.5}},
+		{"bus fsync off", true, Target{Text: "≥ 5,000 orders/s with the bus's fsync relaxed (herald bus --no-fsync)", Key: "per_s", Op: ">=", Value: 5000}},
+	} {
+		short := "fsync"
+		if mode.noFsync {
+			short = "nofsync"
+		}
+		r, err := e.startShopRig(ctx, short, mode.noFsync)
+		if err != nil {
+			return err
+		}
+		c := &Comparison{
+			Name:    mode.name,
+			Show:    []string{"per_s", "accepted_per_s", "lag_p50_ms", "lag_p99_ms", "lag_max_ms"},
+			Targets: []Target{mode.target},
+		}
+		load := func(round int) Load {
+			return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Request: r.postOrder, Seed: uint64(100 + round)}
+		}
+		herald := side{
+			what: "herald orders → bus → query",
+			warm: func(ctx context.Context) error {
+				l := load(0)
+				l.Duration = e.sz.Warm
+				_, err := r.heraldRound(ctx, "write-to-view: warming up herald", 0, l, false)
+				return err
+			},
+			run: func(ctx context.Context, round int) (Figures, error) {
+				return r.heraldRound(ctx, fmt.Sprintf("write-to-view, %s: herald, round %d/%d", mode.name, round, e.sz.Rounds), round, load(round), true)
+			},
+		}
+		rnd := rand.New(rand.NewPCG(7, 7))
+		rawRound := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
+			var sent atomic.Int64
+			stop := e.p.track(what, &sent, "events")
+			res, err := r.raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
+				data, id := r.rawOrder(rnd)
+				sent.Add(1)
+				return &nats.Msg{Subject: "raw.order.created", Data: data}, id, true
+			})
+			stop()
+			if err != nil {
+				return nil, err
+			}
+			if res.Errors > 0 {
+				e.note("%s: %d publishes failed", what, res.Errors)
+			}
+			return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
+		}
+		anchor := side{
+			what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),
+			warm: func(ctx context.Context) error {
+				_, err := rawRound(ctx, e.sz.Warm, "write-to-view: warming up raw publish")
+				return err
+			},
+			run: func(ctx context.Context, round int) (Figures, error) {
+				return rawRound(ctx, e.sz.Duration, fmt.Sprintf("write-to-view, %s: raw publish, round %d/%d", mode.name, round, e.sz.Rounds))
+			},
+		}
+		if err := e.alternate(ctx, c, herald, anchor); err != nil {
+			return err
+		}
+		if err := e.procs.Close(); err != nil {
+			e.note("stopping %s: %v", mode.name, err)
+		}
+	}
+	return nil
+}
