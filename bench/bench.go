@@ -42,7 +42,7 @@ type Options struct {
 	// Duration of one round: default 5s, 1s with Quick.
 	Duration time.Duration
 	// RebuildLimit caps one rebuild round: a rebuild still running then is
-	// measured on the events applied so far. Default 30s (3s with Quick);
+	// measured on the events applied so far. Default 2m (2s with Quick);
 	// negative for no limit, every rebuild running until its lag is 0.
 	RebuildLimit time.Duration
 	// Quick runs small data sets and short rounds: a smoke test.
@@ -92,7 +92,7 @@ type sizes struct {
 
 func (o Options) sizes() sizes {
 	s := sizes{Rounds: 3, Duration: 5 * time.Second, Conns: 64, Users: 100_000, Products: 1000, OrdersPerUser: 5,
-		RebuildEvents: 1_000_000, RebuildLimit: 30 * time.Second, LagRate: 1000, LagTotal: 20 * time.Second, Settle: 3 * time.Minute,
+		RebuildEvents: 1_000_000, RebuildLimit: 2 * time.Minute, LagRate: 1000, LagTotal: 20 * time.Second, Settle: 3 * time.Minute,
 		Warm: 2 * time.Second}
 	if o.Quick {
 		s = sizes{Rounds: 1, Duration: time.Second, Conns: 64, Users: 1000, Products: 100, OrdersPerUser: 5,
@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	for _, s := range run {
 		p.Printf("%s: %s", s.Name, s.Description)
 		started := time.Now()
-		e.res = &ScenarioResult{Name: s.Name, Description: s.Description}
+		e.res = &ScenarioResult{Name: s.Name, Description: s.Description, Comparisons: []*Comparison{}}
 		e.scenario = s.Name
 		err := s.run(ctx, e)
 		if cerr := ps.Close(); cerr != nil {

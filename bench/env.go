@@ -212,19 +212,32 @@ func (e *env) loadRound(ctx context.Context, what string, l Load) LoadResult {
 // blocks until it is saved. Without pprof on the service (herald serve
 // without --pprof) it warns once and fetches nothing more.
 func (e *env) profile(baseURL, service string, round int, seconds int) (wait func()) {
+	return e.fetchProfile(baseURL, "profile", service, fmt.Sprintf("r%d.pprof", round), seconds)
+}
+
+// trace fetches an execution trace of seconds from the service at baseURL
+// in the background, as profile does, into
+// profiles/<scenario>-<service>-r<round>.trace. A trace shows where
+// goroutines wait, which a CPU profile does not: go tool trace
+// -pprof=sync (or syscall, net) turns it into a profile of waiting.
+func (e *env) trace(baseURL, service string, round int, seconds int) (wait func()) {
+	return e.fetchProfile(baseURL, "trace", service, fmt.Sprintf("r%d.trace", round), seconds)
+}
+
+func (e *env) fetchProfile(baseURL, kind, service, suffix string, seconds int) (wait func()) {
 	e.mu.Lock()
 	off := e.noPprof
 	e.mu.Unlock()
 	if off || seconds < 1 {
 		return func() {}
 	}
-	name := fmt.Sprintf("%s-%s-r%d.pprof", e.scenario, service, round)
+	name := fmt.Sprintf("%s-%s-%s", e.scenario, service, suffix)
 	path := filepath.Join(e.out, "profiles", name)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
-		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", baseURL, seconds))
+		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", baseURL, kind, seconds))
 		if err != nil {
 			e.p.Printf("  warning: CPU profile of %s: %v", service, err)
 			return
@@ -236,7 +249,7 @@ func (e *env) profile(baseURL, service string, round int, seconds int) (wait fun
 			e.noPprof = true
 			e.mu.Unlock()
 			if first {
-				e.note("no CPU profiles: %s answers %s at /debug/pprof/profile (herald serve without --pprof / HERALD_PPROF)", service, resp.Status)
+				e.note("no CPU profiles: %s answers %s at /debug/pprof/%s (herald serve without --pprof / HERALD_PPROF)", service, resp.Status, kind)
 			}
 			return
 		}

@@ -23,6 +23,11 @@ import (
 // of writes in flight.
 const Window = 64
 
+// stallWait is how long an asynchronous publish waits for room in the
+// window: a fsync that takes a while (the disk is shared) must slow the
+// publisher down, not fail it (nats.go's default is 200ms).
+const stallWait = 30 * time.Second
+
 // natsConn is the bench's own client connection to a bus, with a JetStream
 // context that publishes asynchronously with a window of Window.
 type natsConn struct {
@@ -91,7 +96,7 @@ func (c *natsConn) publishAll(ctx context.Context, deadline time.Time, next func
 		if !ok {
 			break
 		}
-		var opts []jetstream.PublishOpt
+		opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait)}
 		if id != "" {
 			opts = append(opts, jetstream.WithMsgID(id))
 		}
@@ -259,7 +264,7 @@ func (c *natsConn) lagRound(ctx context.Context, stream, subject, name string, r
 			}
 		}
 		data, id := mk(i)
-		if _, err := c.js.PublishAsync(subject, data, jetstream.WithMsgID(id)); err != nil {
+		if _, err := c.js.PublishAsync(subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(stallWait)); err != nil {
 			return l, 0, fmt.Errorf("publish %s: %w", subject, err)
 		}
 		sent++

@@ -144,19 +144,23 @@ func (r *Results) WriteJSON(path string) error {
 
 // units names each figure for the table.
 var units = map[string]string{
-	"req_per_s":      "requests/s",
-	"per_s":          "rate /s",
-	"accepted_per_s": "accepted /s",
-	"events":         "events",
-	"seconds":        "seconds",
-	"p50_ms":         "p50 latency ms",
-	"p99_ms":         "p99 latency ms",
-	"max_ms":         "max latency ms",
-	"lag_p50_ms":     "lag p50 ms",
-	"lag_p99_ms":     "lag p99 ms",
-	"lag_max_ms":     "lag max ms",
-	"ok_share":       "answered 200 correctly",
-	"peak_rss_mb":    "peak RSS MB",
+	"req_per_s":       "requests/s",
+	"per_s":           "rate /s",
+	"accepted_per_s":  "accepted /s",
+	"events":          "events",
+	"seconds":         "seconds",
+	"p50_ms":          "p50 latency ms",
+	"p99_ms":          "p99 latency ms",
+	"max_ms":          "max latency ms",
+	"lag_p50_ms":      "lag p50 ms",
+	"lag_p99_ms":      "lag p99 ms",
+	"lag_max_ms":      "lag max ms",
+	"bus_lag_p50_ms":  "lag to the bus p50 ms",
+	"bus_lag_p99_ms":  "lag to the bus p99 ms",
+	"view_lag_p50_ms": "lag bus to view p50 ms",
+	"view_lag_p99_ms": "lag bus to view p99 ms",
+	"ok_share":        "answered 200 correctly",
+	"peak_rss_mb":     "peak RSS MB",
 }
 
 func unit(k string) string {

@@ -35,11 +35,11 @@ func runLag(ctx context.Context, e *env) error {
 		warm: func(ctx context.Context) error {
 			l := load(0)
 			l.Duration = e.sz.Warm
-			_, err := r.heraldRound(ctx, "lag: warming up herald", 0, l, false)
+			_, err := r.heraldRound(ctx, "lag: warming up herald", 0, l, false, false)
 			return err
 		},
 		run: func(ctx context.Context, round int) (Figures, error) {
-			return r.heraldRound(ctx, fmt.Sprintf("lag: herald, round %d/%d", round, e.sz.Rounds), round, load(round), false)
+			return r.heraldRound(ctx, fmt.Sprintf("lag: herald, round %d/%d", round, e.sz.Rounds), round, load(round), true, round == 1)
 		},
 	}
 	rnd := rand.New(rand.NewPCG(9, 9))

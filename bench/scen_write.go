@@ -81,16 +81,22 @@ func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Ou
 // the orders answered 201 per second of load; the propagation lag of each
 // (lag_p50_ms and so on, and split at the bus, see lagSample) and the POST
 // latency (p50_ms and so on).
-func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Load, profile bool) (Figures, error) {
+//
+// With profile set it saves a CPU profile of orders and of query during
+// the load; with trace set, an execution trace of orders too.
+func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Load, profile, trace bool) (Figures, error) {
 	e := r.e
 	from, err := r.nc.lastSeq(ctx, event.ShopStream)
 	if err != nil {
 		return nil, err
 	}
 	var waits []func()
+	secs := profileSeconds(l.Duration)
 	if profile {
-		secs := profileSeconds(l.Duration)
 		waits = append(waits, e.profile(r.ordersURL, "orders", round, secs), e.profile(r.queryURL, "query", round, secs))
+	}
+	if trace {
+		waits = append(waits, e.trace(r.ordersURL, "orders", round, min(secs, 2)))
 	}
 	res := e.loadRound(ctx, what, l)
 	for _, w := range waits {
@@ -174,11 +180,11 @@ func runWriteToView(ctx context.Context, e *env) error {
 			warm: func(ctx context.Context) error {
 				l := load(0)
 				l.Duration = e.sz.Warm
-				_, err := r.heraldRound(ctx, "write-to-view: warming up herald", 0, l, false)
+				_, err := r.heraldRound(ctx, "write-to-view: warming up herald", 0, l, false, false)
 				return err
 			},
 			run: func(ctx context.Context, round int) (Figures, error) {
-				return r.heraldRound(ctx, fmt.Sprintf("write-to-view, %s: herald, round %d/%d", mode.name, round, e.sz.Rounds), round, load(round), true)
+				return r.heraldRound(ctx, fmt.Sprintf("write-to-view, %s: herald, round %d/%d", mode.name, round, e.sz.Rounds), round, load(round), true, false)
 			},
 		}
 		rnd := rand.New(rand.NewPCG(7, 7))

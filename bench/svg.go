@@ -11,8 +11,8 @@ import (
 
 // Chart layout, in SVG user units.
 const (
-	chartWidth  = 960
-	labelWidth  = 250
+	chartWidth  = 1120
+	labelWidth  = 340
 	plotLeft    = labelWidth + 10
 	plotWidth   = 560
 	rowHeight   = 24
@@ -50,17 +50,26 @@ func (r *Results) SVG() []byte {
 			g.rows = append(g.rows, chartRow{label: "error", text: truncate(firstLine(s.Error), 90)})
 		}
 		for _, c := range s.Comparisons {
+			// A bar per ratio target; without one, a grey bar of the
+			// ratio of the figure a target is on, or else of the first
+			// figure shown.
+			key := ""
+			if len(c.Show) > 0 {
+				key = c.Show[0]
+			}
 			shown := false
 			for i := range c.Targets {
 				t := &c.Targets[i]
 				if t.Ratio {
 					g.rows = append(g.rows, chartRow{label: c.Name + " · " + unit(t.Key), ratio: c.Ratios[t.Key], target: t})
 					shown = true
+				} else if !shown {
+					key = t.Key
 				}
 			}
-			if !shown && len(c.Show) > 0 {
-				if v, ok := c.Ratios[c.Show[0]]; ok {
-					g.rows = append(g.rows, chartRow{label: c.Name + " · " + unit(c.Show[0]), ratio: v})
+			if !shown && key != "" {
+				if v, ok := c.Ratios[key]; ok {
+					g.rows = append(g.rows, chartRow{label: c.Name + " · " + unit(key), ratio: v})
 				}
 			}
 			for i := range c.Targets {
@@ -102,7 +111,7 @@ func (r *Results) SVG() []byte {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555555">%sx</text>`+"\n", x, plotBottom+16, esc(fmt.Sprint(v)))
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555555" font-size="11">%s</text>`+"\n",
-		float64(plotLeft+plotWidth/2), plotBottom+32, esc("← Herald below its anchor · log scale · Herald above its anchor →"))
+		float64(plotLeft+plotWidth/2), plotBottom+32, esc("Herald ÷ anchor, log scale (for a rate higher is better, for a latency lower is better)"))
 
 	y := chartTop
 	for _, g := range groups {

@@ -18,7 +18,7 @@ type benchCmd struct {
 	Out          string        `env:"HERALD_BENCH_OUT" help:"Results folder (results.json, chart.svg, profiles, logs). Default: ./bench-results/<UTC timestamp>."`
 	Rounds       int           `env:"HERALD_BENCH_ROUNDS" help:"Rounds per side of each comparison, alternating Herald and its anchor. Default 3 (1 with --quick)."`
 	Duration     time.Duration `env:"HERALD_BENCH_DURATION" help:"Length of one round. Default 5s (1s with --quick)."`
-	RebuildLimit time.Duration `env:"HERALD_BENCH_REBUILD_LIMIT" help:"Longest one rebuild round runs; a rebuild still going then is measured on the events applied so far. Default 30s (3s with --quick); -1s lets every rebuild run until its lag is 0."`
+	RebuildLimit time.Duration `env:"HERALD_BENCH_REBUILD_LIMIT" help:"Longest one rebuild round runs; a rebuild still going then is measured on the events applied so far. Default 2m (2s with --quick); -1s lets every rebuild run until its lag is 0."`
 	Quick        bool          `env:"HERALD_BENCH_QUICK" help:"Small data sets (1,000 users, 20,000 rebuild events) and 1s rounds: a smoke run, not a measurement."`
 	Keep         bool          `env:"HERALD_BENCH_KEEP" help:"Keep the scenarios' databases and streams in <out>/data instead of deleting them."`
 }
