@@ -162,7 +162,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer ps.Close()
+	defer ps.Shutdown()
 
 	res := &Results{Started: time.Now().UTC(), Machine: machine(), Settings: Settings{
 		Rounds: sz.Rounds, RoundSeconds: sz.Duration.Seconds(), Quick: o.Quick, Connections: sz.Conns,
@@ -189,6 +189,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		if cerr := ps.Close(); cerr != nil {
 			e.note("stopping the scenario's processes: %v", cerr)
 		}
+		e.fetches.Wait() // profiles still being fetched add to e.res
 		e.res.Seconds = time.Since(started).Seconds()
 		if err != nil {
 			e.res.Error = err.Error()

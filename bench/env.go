@@ -35,6 +35,7 @@ type env struct {
 
 	mu      sync.Mutex // guards noPprof and res's notes and profiles, which profile fetches add to
 	noPprof bool
+	fetches sync.WaitGroup // profile fetches running
 }
 
 // note records a remark in the scenario's result and shows it.
@@ -234,7 +235,9 @@ func (e *env) fetchProfile(baseURL, kind, service, suffix string, seconds int) (
 	name := fmt.Sprintf("%s-%s-%s", e.scenario, service, suffix)
 	path := filepath.Join(e.out, "profiles", name)
 	done := make(chan struct{})
+	e.fetches.Add(1)
 	go func() {
+		defer e.fetches.Done()
 		defer close(done)
 		client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
 		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", baseURL, kind, seconds))

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,5 +81,13 @@ func TestLoadStopsWhenItsContextEnds(t *testing.T) {
 	}}.Run(ctx)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("load ran %s after its context ended", d)
+	}
+}
+
+func TestRunRefusesAnUnknownScenarioBeforeStartingAnything(t *testing.T) {
+	out := t.TempDir()
+	_, err := Run(context.Background(), Options{Bin: "/nonexistent/herald", Out: out, Scenarios: []string{"read", "raed"}})
+	if err == nil || !strings.Contains(err.Error(), `"raed"`) || !strings.Contains(err.Error(), "sync-vs-async") {
+		t.Fatalf("err = %v, want one naming raed and the scenarios", err)
 	}
 }

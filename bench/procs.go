@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,10 +63,27 @@ type procs struct {
 	bin    string   // the herald binary
 	env    []string // the children's environment
 	logDir string
+	spawn  chan spawnReq // to the goroutine that starts every child
 
 	mu  sync.Mutex
 	all []*proc
 	n   map[string]int
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// spawner starts every child from one goroutine locked to its OS thread,
+// until spawn is closed: Linux sends a child its parent-death signal when
+// the thread that started it exits, not the process, and the Go runtime
+// may end an idle thread.
+func spawner(spawn <-chan spawnReq) {
+	runtime.LockOSThread()
+	for r := range spawn {
+		r.done <- r.cmd.Start()
+	}
 }
 
 func newProcs(bin string, extraEnv []string, logDir string) (*procs, error) {
@@ -83,7 +101,9 @@ func newProcs(bin string, extraEnv []string, logDir string) (*procs, error) {
 	// bench saves during Herald's rounds.
 	env = append(env, "HERALD_LOG_LEVEL=warn", "HERALD_PPROF=true")
 	env = append(env, extraEnv...)
-	return &procs{bin: bin, env: env, logDir: logDir, n: map[string]int{}}, nil
+	ps := &procs{bin: bin, env: env, logDir: logDir, n: map[string]int{}, spawn: make(chan spawnReq)}
+	go spawner(ps.spawn)
+	return ps, nil
 }
 
 // readyLine is the line herald serve, herald bus and the anchors print once
@@ -117,7 +137,9 @@ func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc,
 		return nil, err
 	}
 	fmt.Fprintf(logf, "$ herald %s\n", strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
+	req := spawnReq{cmd: cmd, done: make(chan error, 1)}
+	ps.spawn <- req
+	if err := <-req.done; err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -208,6 +230,14 @@ func (ps *procs) kill(p *proc) {
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
+}
+
+// Shutdown stops every child still running (see Close) and the goroutine
+// that starts them; start must not be called after it.
+func (ps *procs) Shutdown() error {
+	err := ps.Close()
+	close(ps.spawn)
+	return err
 }
 
 // Close stops every child still running, in reverse start order.

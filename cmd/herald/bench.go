@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/heraldev/herald/bench"
@@ -61,6 +63,10 @@ func (m *Main) runBench(ctx context.Context, b benchCmd, env []string, stderr io
 	if err != nil {
 		return fmt.Errorf("bench: find the herald binary: %w", err)
 	}
+	// The first Ctrl-C stops the bench, which stops its children and saves
+	// what it measured; a second one kills it at once (the kernel then
+	// sends each child SIGTERM).
+	defer context.AfterFunc(ctx, func() { signal.Reset(os.Interrupt, syscall.SIGTERM) })()
 	out := b.Out
 	if out == "" {
 		out = filepath.Join("bench-results", time.Now().UTC().Format("20060102T150405Z"))
