@@ -215,6 +215,9 @@ func targetText(t Target) string {
 	if strings.HasSuffix(t.Key, "share") {
 		return fmt.Sprintf("%s %g%%", op, t.Value*100)
 	}
+	if t.Value >= 1000 {
+		return op + " " + thousands(t.Value)
+	}
 	return fmt.Sprintf("%s %g", op, t.Value)
 }
 
