@@ -85,19 +85,19 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
-	s.DB = db
+	g := s.UseDB(db)
 
 	reg := event.Blog()
 	switch name {
 	case "posts":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		posts.Register(httpapi.NewAPI(s.Mux, "Herald blog posts", "1.0.0"), posts.New(db, s.Relay), s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		posts.Register(httpapi.NewAPI(s.Mux, "Herald blog posts", "1.0.0"), posts.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 	case "comments":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, s.Relay), s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		comments.Register(httpapi.NewAPI(s.Mux, "Herald blog comments", "1.0.0"), comments.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, comments.Subjects, s.Project(reg, service.Projection{Apply: comments.Apply, Committed: notify(s.Relay)})))
 	case "moderation":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, moderation.Subjects, s.Project(reg, service.Projection{Apply: mod.Apply, Committed: notify(s.Relay)})))
 	case "blog-query":
 		query.Register(httpapi.NewAPI(s.Mux, "Herald blog query", "1.0.0"), query.New(db), s.Log)

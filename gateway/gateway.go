@@ -116,7 +116,7 @@ func Build(ctx context.Context, cfg Config, b *jetstream.Bus) (*service.Service,
 	if err != nil {
 		return nil, fmt.Errorf("open gateway db: %w", err)
 	}
-	s.DB = db
+	s.UseDB(db)
 	m := newMetrics()
 	if err := m.register(s.Metrics); err != nil {
 		db.Close()

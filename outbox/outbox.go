@@ -93,10 +93,10 @@ type Writer struct {
 	sink  Sink
 }
 
-// NewWriter returns a Writer on db that wakes sink (the service's relay)
-// after each commit.
-func NewWriter(db *sql.DB, sink Sink) *Writer {
-	return &Writer{group: store.NewGroup(db), sink: sink}
+// NewWriter returns a Writer that commits through g, the database's one
+// store.Group, and wakes sink (the service's relay) after each commit.
+func NewWriter(g *store.Group, sink Sink) *Writer {
+	return &Writer{group: g, sink: sink}
 }
 
 // InTx runs fn in a transaction and, once it has committed, wakes the sink

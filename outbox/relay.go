@@ -28,6 +28,7 @@ type Publisher interface {
 // event. Notify and Published are safe for concurrent use.
 type Relay struct {
 	db   *sql.DB
+	g    *store.Group
 	pub  Publisher
 	log  *slog.Logger
 	wake chan struct{}
@@ -44,14 +45,15 @@ type Relay struct {
 	refusing  atomic.Pointer[error] // set while the bus refuses events as full
 }
 
-// NewRelay returns a relay from db's outbox to pub.
+// NewRelay returns a relay from the outbox of g's database to pub; on
+// SQLite it deletes published events through g, the database's one writer.
 // A nil log discards the relay's logs.
-func NewRelay(db *sql.DB, pub Publisher, log *slog.Logger) *Relay {
+func NewRelay(g *store.Group, pub Publisher, log *slog.Logger) *Relay {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Relay{
-		db: db, pub: pub, log: log,
+		db: g.DB(), g: g, pub: pub, log: log,
 		wake:       make(chan struct{}, 1),
 		Poll:       time.Second,
 		Batch:      128,
@@ -143,7 +145,7 @@ const busyRetry = 25 * time.Millisecond
 // JetStream drops the copies within its duplicate window.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	if store.DialectOf(r.db) != store.Postgres {
-		return r.flush(ctx, r.db)
+		return r.flush(ctx, r.db, r.sqliteDelete)
 	}
 	// The transaction outlives a cancelled ctx, so that the deletion of
 	// events already acknowledged still commits during a shutdown.
@@ -161,7 +163,10 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	if !ok {
 		return 0, errBusy
 	}
-	n, err := r.flush(ctx, tx)
+	n, err := r.flush(ctx, tx, func(ctx context.Context, q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
 	if cerr := tx.Commit(); cerr != nil {
 		return 0, errors.Join(err, fmt.Errorf("delete published events from outbox: %w", cerr))
 	}
@@ -239,9 +244,18 @@ func entityOf(payload []byte) string {
 	return e.Source + " " + e.Subject
 }
 
-// flush publishes one batch read through q and deletes, through q, the
+// sqliteDelete runs the statement that deletes published events through
+// the database's one writer, so it never waits for SQLite's write lock.
+func (r *Relay) sqliteDelete(ctx context.Context, q string, args ...any) error {
+	return r.g.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+// flush publishes one batch read through q and deletes, with del, the
 // events the bus acknowledged.
-func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
+func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context.Context, q string, args ...any) error) (int, error) {
 	rows, err := q.QueryContext(ctx,
 		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch)
 	if err != nil {
@@ -290,7 +304,7 @@ func (r *Relay) flush(ctx context.Context, q store.Querier) (int, error) {
 	for i := range acked {
 		marks[i] = "$" + strconv.Itoa(i+1)
 	}
-	if _, err := q.ExecContext(dctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, acked...); err != nil {
+	if err := del(dctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, acked...); err != nil {
 		return len(acked), errors.Join(pubErr, fmt.Errorf("delete published events from outbox: %w", err))
 	}
 	return len(acked), pubErr

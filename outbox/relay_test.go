@@ -28,7 +28,7 @@ const (
 func TestRelayPublishesInCommitOrderAndDeletesOnlyAfterAck(t *testing.T) {
 	e := newEnv(t)
 	pub := &checkingPublisher{db: e.db, next: e.bus}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	relay.Batch = 4 // several batches
 	e.run(t, relay)
 
@@ -117,7 +117,7 @@ func TestEventsLeftByACrashArePublishedByTheNextRelay(t *testing.T) {
 	// The process restarts: reopen the database and start a relay, which
 	// needs no Notify to find the leftovers.
 	e.reopenDB(t)
-	relay := outbox.NewRelay(e.db, e.bus, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
 	e.run(t, relay)
 	e.waitPublished(t, relay, len(want))
 	if got := e.streamIDs(t); !slices.Equal(got, want) {
@@ -128,7 +128,7 @@ func TestEventsLeftByACrashArePublishedByTheNextRelay(t *testing.T) {
 func TestRelayKeepsEventsWhileTheBusFailsAndPublishesOnRecovery(t *testing.T) {
 	e := newEnv(t)
 	pub := &failingPublisher{next: e.bus, up: make(chan struct{})}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	relay.MaxBackoff = 100 * time.Millisecond
 	e.run(t, relay)
 
@@ -159,7 +159,7 @@ func TestRelayKeepsEventsWhileTheBusFailsAndPublishesOnRecovery(t *testing.T) {
 func TestRelayRidesOutABrokerRestart(t *testing.T) {
 	e := newEnv(t)
 	pub := &failingPublisher{next: e.bus, up: closed()}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	relay.MaxBackoff = 200 * time.Millisecond
 	e.run(t, relay)
 
@@ -196,7 +196,7 @@ func TestRelayRidesOutABrokerRestart(t *testing.T) {
 
 func TestRelayFindsUnnotifiedEventsByPolling(t *testing.T) {
 	e := newEnv(t)
-	relay := outbox.NewRelay(e.db, e.bus, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
 	relay.Poll = 100 * time.Millisecond
 	e.run(t, relay)
 	// Once the relay has published a notified event, it is idle: only its
@@ -230,7 +230,7 @@ func TestFlushDeletesOnlyTheAcknowledgedPrefix(t *testing.T) {
 		want = append(want, ev.ID)
 	}
 	pub := &failingPublisher{next: e.bus, up: closed(), failCall: 3}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	ctx := context.Background()
 
 	n, err := relay.Flush(ctx)
@@ -268,7 +268,7 @@ func TestRepublishedEventIsDroppedByTheBus(t *testing.T) {
 	// The ack is lost after the bus stored the event: the row stays and the
 	// next flush publishes it again.
 	pub := &lostAckPublisher{next: e.bus, lose: 1}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	add()
 	if _, err := relay.Flush(ctx); err == nil {
 		t.Fatal("Flush with a lost ack succeeded, want an error")
@@ -297,7 +297,7 @@ func TestRepublishedEventIsDroppedByTheBus(t *testing.T) {
 
 func TestRunReturnsWhenCancelled(t *testing.T) {
 	e := newEnv(t)
-	relay := outbox.NewRelay(e.db, e.bus, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
@@ -657,7 +657,7 @@ func TestPipelinedRelayKeepsEachEntitysEventsInOrder(t *testing.T) {
 		}
 	}
 	pub := &flakyBatchPublisher{Bus: e.bus, fail: fail}
-	relay := outbox.NewRelay(e.db, pub, discard)
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
 	for range 100 {
 		if pending(t, e.db) == 0 {
 			break

@@ -53,7 +53,7 @@ func (s *Service) Apply(reg *event.Registry, p Projection) bus.Handler {
 		if err := reg.Validate(e); err != nil {
 			return fmt.Errorf("event %s: %w", e.ID, err)
 		}
-		applied, err := store.ApplyOnce(ctx, s.DB, e.ID, func(tx *sql.Tx) error { return p.Apply(ctx, tx, e) })
+		applied, err := store.ApplyOnce(ctx, s.Writes, e.ID, func(tx *sql.Tx) error { return p.Apply(ctx, tx, e) })
 		if err != nil {
 			return fmt.Errorf("apply %s %s: %w", e.Type, e.ID, err)
 		}
@@ -89,7 +89,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			es[i], ids[i] = e, e.ID
 		}
-		applied, err := store.ApplyEachOnce(ctx, s.DB, ids, func(tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
+		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
 		if err != nil {
 			return fmt.Errorf("apply a batch of %d events from %s: %w", len(es), es[0].ID, err)
 		}

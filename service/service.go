@@ -49,6 +49,7 @@ type Service struct {
 	ProgressEvery time.Duration
 
 	DB        *sql.DB       // closed by Stop
+	Writes    *store.Group  // every write to DB goes through it (see UseDB)
 	Relay     *outbox.Relay // nil for a service that publishes nothing
 	Consumers []Consumer
 
@@ -120,6 +121,13 @@ func (s *Service) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintln(w, `{"status":"ready"}`)
+}
+
+// UseDB makes db the service's database, with the one store.Group all its
+// writes go through, and returns that Group.
+func (s *Service) UseDB(db *sql.DB) *store.Group {
+	s.DB, s.Writes = db, store.NewGroup(db)
+	return s.Writes
 }
 
 // Duplicates returns how many duplicate events this service's consumers

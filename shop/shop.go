@@ -65,19 +65,19 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
-	s.DB = db
+	g := s.UseDB(db)
 
 	reg := event.Shop()
 	switch name {
 	case "users":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		users.Register(api, users.New(db, s.Relay), s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		users.Register(api, users.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 	case "products":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		products.Register(api, products.New(db, s.Relay), s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		products.Register(api, products.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 	case "orders":
-		s.Relay = outbox.NewRelay(db, pub, s.Log)
-		orders.Register(api, orders.New(db, s.Relay), s.Log)
+		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		orders.Register(api, orders.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Project(reg, service.Projection{Apply: orders.Apply})))
 	case "query":
 		q, err := query.New(ctx, db)

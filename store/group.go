@@ -37,7 +37,12 @@ type groupTx struct {
 	done chan error
 }
 
-// NewGroup returns a Group on db.
+// DB returns the database the Group writes to.
+func (g *Group) DB() *sql.DB { return g.db }
+
+// NewGroup returns a Group on db. Every write to a SQLite database in a
+// process should go through one Group: transactions on other connections
+// wait for SQLite's write lock in sleeps of up to 25 ms.
 func NewGroup(db *sql.DB) *Group {
 	return &Group{db: db, sqlite: DialectOf(db) == SQLite, MaxGroup: 64}
 }

@@ -62,73 +62,53 @@ func AttachConsumer(ctx context.Context, db *sql.DB, name string, subscribe func
 }
 
 // ApplyEachOnce is ApplyOnce for several events in one transaction: for each
-// i of eventIDs not recorded yet, it records it and runs apply(tx, i), then
-// commits once. It returns which were applied (the others were duplicates).
-// If any apply fails, nothing is recorded and the error is returned.
-func ApplyEachOnce(ctx context.Context, db *sql.DB, eventIDs []string, apply func(tx *sql.Tx, i int) error) (applied []bool, err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
-	applied = make([]bool, len(eventIDs))
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	record, err := tx.PrepareContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("record events: %w", err)
-	}
-	defer record.Close()
-	for i, id := range eventIDs {
-		res, err := record.ExecContext(ctx, id, now)
+// i of eventIDs not recorded yet, it records it and runs apply(tx, i). It
+// returns which were applied (the others were duplicates). If any apply
+// fails, nothing is recorded and the error is returned.
+func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(tx *sql.Tx, i int) error) (applied []bool, err error) {
+	err = g.InTx(ctx, func(tx *sql.Tx) error {
+		applied = make([]bool, len(eventIDs))
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		record, err := tx.PrepareContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
 		if err != nil {
-			return nil, fmt.Errorf("record event %s: %w", id, err)
+			return fmt.Errorf("record events: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
+		defer record.Close()
+		for i, id := range eventIDs {
+			res, err := record.ExecContext(ctx, id, now)
+			if err != nil {
+				return fmt.Errorf("record event %s: %w", id, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			if err := apply(tx, i); err != nil {
+				return err
+			}
+			applied[i] = true
 		}
-		if err := apply(tx, i); err != nil {
-			return nil, err
-		}
-		applied[i] = true
-	}
-	failpoint.Inject(failpoint.ConsumerBeforeCommit)
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit %d events: %w", len(eventIDs), err)
+		failpoint.Inject(failpoint.ConsumerBeforeCommit)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	failpoint.Inject(failpoint.ConsumerAfterCommit)
 	return applied, nil
 }
 
-// ApplyOnce runs apply and records eventID in one transaction. If eventID was
-// already recorded, apply does not run and ApplyOnce returns applied=false and
-// a nil error: the caller should acknowledge the duplicate. If apply fails,
-// nothing is recorded and its error is returned, so a redelivery tries again.
+// ApplyOnce runs apply and records eventID in one transaction, through g.
+// If eventID was already recorded, apply does not run and ApplyOnce returns
+// applied=false and a nil error: the caller should acknowledge the
+// duplicate. If apply fails, nothing is recorded and its error is returned,
+// so a redelivery tries again.
 //
 // Two instances handed the same event at once (a redelivery) are safe: the
 // second waits on the first's row and, once it commits, sees the duplicate.
-func ApplyOnce(ctx context.Context, db *sql.DB, eventID string, apply func(*sql.Tx) error) (applied bool, err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func ApplyOnce(ctx context.Context, g *Group, eventID string, apply func(*sql.Tx) error) (applied bool, err error) {
+	done, err := ApplyEachOnce(ctx, g, []string{eventID}, func(tx *sql.Tx, _ int) error { return apply(tx) })
 	if err != nil {
-		return false, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
-	// processed_at, to the microsecond, is when the event took effect (give
-	// or take the commit): propagation lag is measured from it.
-	res, err := tx.ExecContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-		eventID, time.Now().UTC().Format(time.RFC3339Nano))
-	if err != nil {
-		return false, fmt.Errorf("record event %s: %w", eventID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
-	}
-	if err := apply(tx); err != nil {
 		return false, err
 	}
-	failpoint.Inject(failpoint.ConsumerBeforeCommit)
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("commit event %s: %w", eventID, err)
-	}
-	failpoint.Inject(failpoint.ConsumerAfterCommit)
-	return true, nil
+	return done[0], nil
 }

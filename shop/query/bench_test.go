@@ -68,6 +68,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, batch := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			q, db := newQuery(b)
+			g := store.NewGroup(db)
 			order := int64(0)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -78,7 +79,7 @@ func BenchmarkApply(b *testing.B) {
 					es[i] = ev(b, event.OrderCreated, 1, event.OrderData{ID: order, UserID: 1 + order%1000, ProductID: 1 + order%50})
 					ids[i] = es[i].ID
 				}
-				if _, err := store.ApplyEachOnce(context.Background(), db, ids, func(tx *sql.Tx, i int) error {
+				if _, err := store.ApplyEachOnce(context.Background(), g, ids, func(tx *sql.Tx, i int) error {
 					return q.Apply(context.Background(), tx, es[i])
 				}); err != nil {
 					b.Fatal(err)

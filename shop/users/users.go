@@ -58,10 +58,9 @@ type Service struct {
 	w  *outbox.Writer // commits changes with their events, and wakes the relay
 }
 
-// New returns a service on db whose events sink (the outbox relay) publishes.
-func New(db *sql.DB, sink outbox.Sink) *Service {
-	return &Service{db: db, w: outbox.NewWriter(db, sink)}
-}
+// New returns a service that reads db and writes, with the events each
+// change emits, through w.
+func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} }
 
 // Create stores a new user and its shop.user.created.v1 event in one
 // transaction. An email already signed up is an EConflict; the unique index
