@@ -14,7 +14,7 @@ import (
 // of any propagation through the bus. The bus fsyncs every write, as
 // Herald's does by default.
 func runLag(ctx context.Context, e *env) error {
-	r, err := e.startShopRig(ctx, "lag", false)
+	r, err := e.startShopRig(ctx, "lag", "", false)
 	if err != nil {
 		return err
 	}

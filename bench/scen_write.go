@@ -29,9 +29,12 @@ type shopRig struct {
 	raw            *natsConn // to the anchor's bus
 	nextID         atomic.Int64
 	users, product int
+	tag            string // added to the names of its profiles ("orders-<tag>"), so two rigs of one scenario keep theirs apart
 }
 
-func (e *env) startShopRig(ctx context.Context, name string, noFsync bool) (*shopRig, error) {
+// startShopRig starts a rig whose data, processes and logs are named
+// after name; its profiles are named after tag, if set.
+func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool) (*shopRig, error) {
 	data, err := e.shopData(ctx, name+"-data")
 	if err != nil {
 		return nil, err
@@ -56,7 +59,7 @@ func (e *env) startShopRig(ctx context.Context, name string, noFsync bool) (*sho
 		return nil, err
 	}
 	r := &shopRig{e: e, data: data, nc: nc, ordersURL: orders.URL("orders"), queryURL: query.URL("query"), raw: raw,
-		users: e.data.Users, product: e.data.Products}
+		users: e.data.Users, product: e.data.Products, tag: tag}
 	r.nextID.Store(int64(e.data.Users*e.data.OrdersPerUser) + 1)
 	return r, nil
 }
@@ -92,11 +95,15 @@ func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Loa
 	}
 	var waits []func()
 	secs := profileSeconds(l.Duration)
+	orders, query := "orders", "query"
+	if r.tag != "" {
+		orders, query = orders+"-"+r.tag, query+"-"+r.tag
+	}
 	if profile {
-		waits = append(waits, e.profile(r.ordersURL, "orders", round, secs), e.profile(r.queryURL, "query", round, secs))
+		waits = append(waits, e.profile(r.ordersURL, orders, round, secs), e.profile(r.queryURL, query, round, secs))
 	}
 	if trace {
-		waits = append(waits, e.trace(r.ordersURL, "orders", round, min(secs, 2)))
+		waits = append(waits, e.trace(r.ordersURL, orders, round, min(secs, 2)))
 	}
 	res := e.loadRound(ctx, what, l)
 	for _, w := range waits {
@@ -163,7 +170,7 @@ func runWriteToView(ctx context.Context, e *env) error {
 		if mode.noFsync {
 			short = "nofsync"
 		}
-		r, err := e.startShopRig(ctx, short, mode.noFsync)
+		r, err := e.startShopRig(ctx, short, short, mode.noFsync)
 		if err != nil {
 			return err
 		}
