@@ -121,3 +121,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeOfACheckedEnvelopeReturnsWhatCheckedDecoded: consumers decode an
+// event's data once, when the registry checks it.
+func TestDecodeOfACheckedEnvelopeReturnsWhatCheckedDecoded(t *testing.T) {
+	e, err := event.New("/shop/orders", event.OrderCreated, "1", 1, event.OrderData{ID: 1, UserID: 2, ProductID: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, err := event.Shop().Checked(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked.Data = []byte(`not JSON`) // Decode must not look at it again
+	d, err := event.Decode[event.OrderData](checked)
+	if err != nil || d != (event.OrderData{ID: 1, UserID: 2, ProductID: 3}) {
+		t.Fatalf("Decode of a checked envelope = %+v, %v; want the data Checked decoded", d, err)
+	}
+	e.Data = []byte(`not JSON`)
+	if _, err := event.Decode[event.OrderData](e); err == nil {
+		t.Fatal("Decode of an unchecked envelope did not decode its data")
+	}
+}

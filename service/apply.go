@@ -50,7 +50,7 @@ func (s *Service) Apply(reg *event.Registry, p Projection) bus.Handler {
 		if err != nil {
 			return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
 		}
-		if err := reg.Validate(e); err != nil {
+		if e, err = reg.Checked(e); err != nil {
 			return fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		applied, err := store.ApplyOnce(ctx, s.Writes, e.ID, func(tx *sql.Tx) error { return p.Apply(ctx, tx, e) })
@@ -84,7 +84,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			if err != nil {
 				return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
 			}
-			if err := reg.Validate(e); err != nil {
+			if e, err = reg.Checked(e); err != nil {
 				return fmt.Errorf("event %s: %w", e.ID, err)
 			}
 			es[i], ids[i] = e, e.ID
