@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,16 @@ type Relay struct {
 
 	published atomic.Int64
 	refusing  atomic.Pointer[error] // set while the bus refuses events as full
+
+	// On SQLite, while Run runs, acknowledged events are deleted in the
+	// background, so the next batch need not wait for the delete's commit:
+	// sent holds their seqs until the delete has committed, and flush skips
+	// them. mu guards sent and is held while flush reads the outbox.
+	mu       sync.Mutex
+	sent     map[int64]struct{}
+	async    bool          // a background deleter runs (Run on SQLite)
+	toDelete chan struct{} // wakes the deleter
+
 }
 
 // NewRelay returns a relay from the outbox of g's database to pub; on
@@ -55,6 +66,8 @@ func NewRelay(g *store.Group, pub Publisher, log *slog.Logger) *Relay {
 	return &Relay{
 		db: g.DB(), g: g, pub: pub, log: log,
 		wake:       make(chan struct{}, 1),
+		sent:       map[int64]struct{}{},
+		toDelete:   make(chan struct{}, 1),
 		Poll:       time.Second,
 		Batch:      128,
 		MaxBackoff: 5 * time.Second,
@@ -85,6 +98,19 @@ func (r *Relay) Published() int64 { return r.published.Load() }
 // the bus fails it retries with exponential backoff; events wait in the outbox
 // meanwhile, so writes keep succeeding.
 func (r *Relay) Run(ctx context.Context) error {
+	if store.DialectOf(r.db) != store.Postgres {
+		r.mu.Lock()
+		r.async = true
+		r.mu.Unlock()
+		deleted := make(chan struct{})
+		go func() { defer close(deleted); r.runDeletes(ctx) }()
+		defer func() {
+			<-deleted
+			r.mu.Lock()
+			r.async = false
+			r.mu.Unlock()
+		}()
+	}
 	backoff := 50 * time.Millisecond
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -244,6 +270,67 @@ func entityOf(payload []byte) string {
 	return e.Source + " " + e.Subject
 }
 
+// deleteEvery is how long published events may wait for their deletion.
+// Deleting them at once would cost a commit, and so an fsync, per batch,
+// which slows every other write to the database and to the disk.
+const deleteEvery = 100 * time.Millisecond
+
+// runDeletes deletes the events in sent at most every deleteEvery after
+// flush adds some, until ctx is done, and then once more.
+func (r *Relay) runDeletes(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			r.deleteSent(context.WithoutCancel(ctx))
+			return
+		case <-r.toDelete:
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(deleteEvery):
+		}
+		r.deleteSent(ctx)
+	}
+}
+
+// deleteSent deletes the events in sent through the database's one writer
+// (joining whatever group of writes commits next) and then forgets them. On
+// failure they stay in sent, for the next try or a republish after a
+// restart (the bus drops the copy).
+func (r *Relay) deleteSent(ctx context.Context) {
+	r.mu.Lock()
+	seqs := make([]any, 0, len(r.sent))
+	for seq := range r.sent {
+		seqs = append(seqs, seq)
+	}
+	r.mu.Unlock()
+	for len(seqs) > 0 {
+		chunk := seqs[:min(len(seqs), 500)]
+		seqs = seqs[len(chunk):]
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := r.sqliteDelete(dctx, deleteStatement(len(chunk)), chunk...)
+		cancel()
+		if err != nil {
+			r.log.Warn("outbox relay: cannot delete published events yet, will retry", "err", err)
+			return
+		}
+		r.mu.Lock()
+		for _, seq := range chunk {
+			delete(r.sent, seq.(int64))
+		}
+		r.mu.Unlock()
+	}
+}
+
+// deleteStatement deletes the outbox rows whose seqs are its n arguments.
+func deleteStatement(n int) string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = "$" + strconv.Itoa(i+1)
+	}
+	return `DELETE FROM outbox WHERE seq IN (` + strings.Join(marks, ", ") + `)`
+}
+
 // sqliteDelete runs the statement that deletes published events through
 // the database's one writer, so it never waits for SQLite's write lock.
 func (r *Relay) sqliteDelete(ctx context.Context, q string, args ...any) error {
@@ -256,23 +343,9 @@ func (r *Relay) sqliteDelete(ctx context.Context, q string, args ...any) error {
 // flush publishes one batch read through q and deletes, with del, the
 // events the bus acknowledged.
 func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context.Context, q string, args ...any) error) (int, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch)
+	batch, err := r.read(ctx, q)
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
-	}
-	var batch []row
-	for rows.Next() {
-		var x row
-		if err := rows.Scan(&x.seq, &x.id, &x.subject, &x.payload); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read outbox: %w", err)
-		}
-		batch = append(batch, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return 0, err
 	}
 
 	var acked []any // seqs of the events the bus acknowledged
@@ -294,18 +367,56 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 		return 0, pubErr
 	}
 	r.published.Add(int64(len(acked)))
+	r.mu.Lock()
+	async := r.async
+	if async {
+		for _, seq := range acked {
+			r.sent[seq.(int64)] = struct{}{}
+		}
+	}
+	r.mu.Unlock()
+	if async {
+		select {
+		case r.toDelete <- struct{}{}:
+		default:
+		}
+		return len(acked), pubErr
+	}
 	// Delete exactly the acknowledged rows: on PostgreSQL a row with a lower
 	// seq may have committed since the read, and must not go unpublished.
 	// The context survives shutdown: the events are already on the bus, and
 	// deleting them now saves a republish.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	marks := make([]string, len(acked))
-	for i := range acked {
-		marks[i] = "$" + strconv.Itoa(i+1)
-	}
-	if err := del(dctx, `DELETE FROM outbox WHERE seq IN (`+strings.Join(marks, ", ")+`)`, acked...); err != nil {
+	if err := del(dctx, deleteStatement(len(acked)), acked...); err != nil {
 		return len(acked), errors.Join(pubErr, fmt.Errorf("delete published events from outbox: %w", err))
 	}
 	return len(acked), pubErr
+}
+
+// read returns the next batch of the outbox, in seq order, without the
+// events already published and waiting for their deletion.
+func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rows, err := q.QueryContext(ctx,
+		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch+len(r.sent))
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var batch []row
+	for rows.Next() {
+		var x row
+		if err := rows.Scan(&x.seq, &x.id, &x.subject, &x.payload); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		if _, sent := r.sent[x.seq]; !sent && len(batch) < r.Batch {
+			batch = append(batch, x)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return batch, nil
 }

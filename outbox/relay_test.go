@@ -702,3 +702,59 @@ func TestPipelinedRelayKeepsEachEntitysEventsInOrder(t *testing.T) {
 		last[ev.Subject] = ev.EntityVersion
 	}
 }
+
+// countingBatchPublisher counts how often each event is published.
+type countingBatchPublisher struct {
+	*jetstream.Bus
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (p *countingBatchPublisher) PublishAll(ctx context.Context, ms []bus.Outgoing) []error {
+	p.mu.Lock()
+	for _, m := range ms {
+		p.count[m.ID]++
+	}
+	p.mu.Unlock()
+	return p.Bus.PublishAll(ctx, ms)
+}
+
+// TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce: while
+// writers keep committing, a running relay publishes each event exactly
+// once, even though it deletes published events in the background while it
+// reads the next batch, and empties the outbox.
+func TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce(t *testing.T) {
+	e := newEnv(t)
+	pub := &countingBatchPublisher{Bus: e.bus, count: map[string]int{}}
+	g := store.NewGroup(e.db)
+	relay := outbox.NewRelay(g, pub, discard)
+	relay.Batch = 8
+	e.run(t, relay)
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				ev := newEvent(t, fmt.Sprintf("w%d-%d", w, i))
+				if err := g.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, ev.ID)
+				mu.Unlock()
+				relay.Notify()
+			}
+		})
+	}
+	wg.Wait()
+	e.waitPublished(t, relay, len(ids))
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for _, id := range ids {
+		if n := pub.count[id]; n != 1 {
+			t.Errorf("event %s published %d times, want once", id, n)
+		}
+	}
+}
