@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
@@ -42,6 +43,9 @@ CREATE TABLE outbox (
 );`,
 }
 
+// addEvent is Add's statement.
+const addEvent = `INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`
+
 // Add records e in the outbox inside tx, to be published on the NATS subject
 // that e's type maps to once tx commits. Call Relay.Notify after the commit.
 func Add(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
@@ -49,9 +53,7 @@ func Add(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`,
-		e.ID, event.Subject(e.Type), payload); err != nil {
+	if _, err := tx.ExecContext(ctx, addEvent, e.ID, event.Subject(e.Type), payload); err != nil {
 		return fmt.Errorf("add %s to outbox: %w", e.Type, err)
 	}
 	return nil
@@ -91,12 +93,39 @@ type Sink interface {
 type Writer struct {
 	group *store.Group
 	sink  Sink
+
+	prepare sync.Once
+	add     *sql.Stmt // addEvent, prepared once; nil if that failed
 }
 
 // NewWriter returns a Writer that commits through g, the database's one
 // store.Group, and wakes sink (the service's relay) after each commit.
 func NewWriter(g *store.Group, sink Sink) *Writer {
 	return &Writer{group: g, sink: sink}
+}
+
+// Emit is the package's Emit, with the outbox statement prepared once for
+// the database rather than parsed again for every event. Call it inside a
+// transaction of w.InTx.
+func (w *Writer) Emit(ctx context.Context, tx *sql.Tx, source, typ, id string, version int64, data any) error {
+	w.prepare.Do(func() {
+		w.add, _ = w.group.DB().PrepareContext(context.WithoutCancel(ctx), addEvent) // on failure, Emit parses each time
+	})
+	if w.add == nil {
+		return Emit(ctx, tx, source, typ, id, version, data)
+	}
+	e, err := event.New(source, typ, id, version, data)
+	if err != nil {
+		return err
+	}
+	payload, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, w.add).ExecContext(ctx, e.ID, event.Subject(e.Type), payload); err != nil {
+		return fmt.Errorf("add %s to outbox: %w", e.Type, err)
+	}
+	return nil
 }
 
 // InTx runs fn in a transaction and, once it has committed, wakes the sink

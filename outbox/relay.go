@@ -42,8 +42,8 @@ type Relay struct {
 	// MaxBackoff caps the wait between attempts while the bus fails. Default 5s.
 	MaxBackoff time.Duration
 
-	published atomic.Int64
-	refusing  atomic.Pointer[error] // set while the bus refuses events as full
+	count    atomic.Int64 // events published
+	refusing atomic.Pointer[error] // set while the bus refuses events as full
 
 	// On SQLite, while Run runs, acknowledged events are deleted in the
 	// background, so the next batch need not wait for the delete's commit:
@@ -51,6 +51,11 @@ type Relay struct {
 	// them. mu guards sent and is held while flush reads the outbox.
 	mu       sync.Mutex
 	sent     map[int64]struct{}
+	// published is, on SQLite, a seq at or below which every event has been
+	// published (or is in sent): on SQLite, seqs are given out in commit
+	// order, so nothing can turn up below it later, and read starts above
+	// it instead of reading past every event waiting for its deletion.
+	published int64
 	async    bool          // a background deleter runs (Run on SQLite)
 	toDelete chan struct{} // wakes the deleter
 
@@ -92,7 +97,7 @@ func (r *Relay) Refusing() error {
 }
 
 // Published returns how many events this relay has had acknowledged.
-func (r *Relay) Published() int64 { return r.published.Load() }
+func (r *Relay) Published() int64 { return r.count.Load() }
 
 // Run publishes pending events until ctx is cancelled, then returns nil. While
 // the bus fails it retries with exponential backoff; events wait in the outbox
@@ -366,7 +371,7 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 	if len(acked) == 0 {
 		return 0, pubErr
 	}
-	r.published.Add(int64(len(acked)))
+	r.count.Add(int64(len(acked)))
 	r.mu.Lock()
 	async := r.async
 	if async {
@@ -376,6 +381,7 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 	}
 	r.mu.Unlock()
 	if async {
+		r.advance(batch)
 		select {
 		case r.toDelete <- struct{}{}:
 		default:
@@ -400,7 +406,7 @@ func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rows, err := q.QueryContext(ctx,
-		`SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1`, r.Batch+len(r.sent))
+		`SELECT seq, event_id, subject, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, r.published, r.Batch+len(r.sent))
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -419,4 +425,18 @@ func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	return batch, nil
+}
+
+// advance raises published over the events of batch that are now in sent,
+// from its start up to the first that is not. Only SQLite, where seqs follow
+// commit order, may skip what lies below it.
+func (r *Relay) advance(batch []row) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range batch {
+		if _, sent := r.sent[x.seq]; !sent {
+			return
+		}
+		r.published = max(r.published, x.seq)
+	}
 }

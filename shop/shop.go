@@ -77,7 +77,12 @@ func Build(ctx context.Context, name string, cfg Config, pub outbox.Publisher) (
 		products.Register(api, products.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
 	case "orders":
 		s.Relay = outbox.NewRelay(g, pub, s.Log)
-		orders.Register(api, orders.New(db, outbox.NewWriter(g, s.Relay)), s.Log)
+		o, err := orders.New(ctx, db, outbox.NewWriter(g, s.Relay))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		orders.Register(api, o, s.Log)
 		s.Consumers = append(s.Consumers, cfg.Consumer(base, Stream, orders.Subjects, s.Project(reg, service.Projection{Apply: orders.Apply})))
 	case "query":
 		q, err := query.New(ctx, db)

@@ -102,6 +102,26 @@ func (g *Group) commit(group []*groupTx) {
 		}
 		return
 	}
+	if len(group) == 1 {
+		// Alone, a transaction needs no savepoint: a failure rolls it back.
+		t := group[0]
+		err := t.ctx.Err()
+		if err == nil {
+			err = runAlone(tx, t)
+		}
+		if err != nil {
+			tx.Rollback()
+			t.done <- err
+			return
+		}
+		err = tx.Commit()
+		g.counted()
+		if err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+		t.done <- err
+		return
+	}
 	var ok []*groupTx // run without error, to learn the commit's outcome
 	for _, t := range group {
 		if err := t.ctx.Err(); err != nil {
@@ -115,15 +135,29 @@ func (g *Group) commit(group []*groupTx) {
 		ok = append(ok, t)
 	}
 	err = tx.Commit()
-	g.mu.Lock()
-	g.commits++
-	g.mu.Unlock()
+	g.counted()
 	if err != nil {
 		err = fmt.Errorf("commit: %w", err)
 	}
 	for _, t := range ok {
 		t.done <- err
 	}
+}
+
+func (g *Group) counted() {
+	g.mu.Lock()
+	g.commits++
+	g.mu.Unlock()
+}
+
+// runAlone runs t.fn, turning a panic into its error.
+func runAlone(tx *sql.Tx, t *groupTx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("transaction panicked: %v", r)
+		}
+	}()
+	return t.fn(tx)
 }
 
 // inSavepoint runs t.fn in a savepoint of tx, undoing its changes if it

@@ -443,4 +443,33 @@ func testGroup(t *testing.T, dsn string) {
 	if c := store.GroupCommits(g); store.DialectOf(db) == store.SQLite && (c == 0 || c >= n) {
 		t.Errorf("%d writes at once took %d commits, want fewer (grouped)", n, c)
 	}
+
+	// One at a time, each transaction is a group of its own.
+	ctx := context.Background()
+	insert := func(i int) func(tx *sql.Tx) error {
+		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO w (i) VALUES ($1)`, i); return err }
+	}
+	if err := g.InTx(ctx, func(tx *sql.Tx) error { insert(1000)(tx); return boom }); !errors.Is(err, boom) {
+		t.Errorf("a lone failing write: %v, want its error", err)
+	}
+	if err := g.InTx(ctx, func(tx *sql.Tx) error { insert(1001)(tx); panic("alone") }); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("a lone panicking write: %v, want the panic as its error", err)
+	}
+	if err := g.InTx(ctx, insert(1002)); err != nil {
+		t.Errorf("a lone write: %v", err)
+	}
+	var lone []int
+	rows2, err := db.Query(`SELECT i FROM w WHERE i >= 1000 ORDER BY i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows2.Close()
+	for rows2.Next() {
+		var i int
+		rows2.Scan(&i)
+		lone = append(lone, i)
+	}
+	if fmt.Sprint(lone) != "[1002]" {
+		t.Errorf("lone writes left rows %v, want only the one that succeeded [1002]", lone)
+	}
 }

@@ -82,7 +82,7 @@ func (s *Service) Create(ctx context.Context, postID, content string) ([]Comment
 			return fmt.Errorf("create comment on post %s: %w", postID, err)
 		}
 		list = append(list, c)
-		return outbox.Emit(ctx, tx, Source, event.CommentCreated, c.ID, 1,
+		return s.w.Emit(ctx, tx, Source, event.CommentCreated, c.ID, 1,
 			event.CommentData{ID: c.ID, PostID: postID, Content: c.Content, Status: c.Status})
 	})
 	return list, err

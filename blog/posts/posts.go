@@ -60,7 +60,7 @@ func (s *Service) Create(ctx context.Context, title string) (Post, error) {
 			p.ID, p.Title, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("create post: %w", err)
 		}
-		return outbox.Emit(ctx, tx, Source, event.PostCreated, p.ID, 1, event.PostData{ID: p.ID, Title: p.Title})
+		return s.w.Emit(ctx, tx, Source, event.PostCreated, p.ID, 1, event.PostData{ID: p.ID, Title: p.Title})
 	})
 	return p, err
 }

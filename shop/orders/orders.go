@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/heraldev/herald"
@@ -71,39 +72,102 @@ type Order struct {
 
 // Service takes orders. It is safe for concurrent use.
 type Service struct {
-	db *sql.DB
-	w  *outbox.Writer // commits changes with their events, and wakes the relay
+	db     *sql.DB
+	w      *outbox.Writer // commits changes with their events, and wakes the relay
+	insert *sql.Stmt      // a new order, prepared once
+
+	// The users and products orders' copy held at start or was found to
+	// hold since. The copy only grows, so what it once held it holds for
+	// good (also when other instances share the database): a hit needs no
+	// query, and only an id not seen yet is looked up.
+	mu       sync.RWMutex
+	users    map[int64]struct{}
+	products map[int64]struct{}
 }
 
 // New returns a service that reads db and writes, with the events each
 // change emits, through w.
-func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} }
+func New(ctx context.Context, db *sql.DB, w *outbox.Writer) (*Service, error) {
+	insert, err := db.PrepareContext(ctx,
+		`INSERT INTO orders (user_id, product_id, status, version, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare orders: %w", err)
+	}
+	s := &Service{db: db, w: w, insert: insert, users: map[int64]struct{}{}, products: map[int64]struct{}{}}
+	for q, set := range map[string]map[int64]struct{}{`SELECT id FROM known_users`: s.users, `SELECT id FROM known_products`: s.products} {
+		if err := loadIDs(ctx, db, q, set); err != nil {
+			insert.Close()
+			return nil, fmt.Errorf("load orders' copy of users and products: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func loadIDs(ctx context.Context, db *sql.DB, q string, into map[int64]struct{}) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		into[id] = struct{}{}
+	}
+	return rows.Err()
+}
 
 // Create places an order. The user and the product must be known to orders
 // from their events; an unknown one is an EInvalid error naming it.
 func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, error) {
+	// Checked before the transaction, on a reader: the copy only grows, so
+	// what is known now is known at the commit too, and the one writer is
+	// held only for the writes.
+	if err := s.checkKnown(ctx, userID, productID); err != nil {
+		return Order{}, err
+	}
 	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
-		var user, product bool
-		if err := tx.QueryRowContext(ctx,
+		if err := tx.StmtContext(ctx, s.insert).QueryRowContext(ctx,
+			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
+			return fmt.Errorf("create order: %w", err)
+		}
+		return emit(ctx, s.w, tx, event.OrderCreated, o)
+	})
+	return o, err
+}
+
+// checkKnown returns an EInvalid error naming userID or productID if orders'
+// copy does not hold it.
+func (s *Service) checkKnown(ctx context.Context, userID, productID int64) error {
+	s.mu.RLock()
+	_, user := s.users[userID]
+	_, product := s.products[productID]
+	s.mu.RUnlock()
+	if !user || !product {
+		if err := s.db.QueryRowContext(ctx,
 			`SELECT EXISTS (SELECT 1 FROM known_users WHERE id = $1), EXISTS (SELECT 1 FROM known_products WHERE id = $2)`,
 			userID, productID).Scan(&user, &product); err != nil {
 			return fmt.Errorf("check user and product: %w", err)
 		}
-		switch {
-		case !user:
-			return herald.FieldError("body.userId", "user %d is unknown to orders (no shop.user.created event for it has arrived)", userID)
-		case !product:
-			return herald.FieldError("body.productId", "product %d is unknown to orders (no shop.product.created event for it has arrived)", productID)
+		s.mu.Lock()
+		if user {
+			s.users[userID] = struct{}{}
 		}
-		if err := tx.QueryRowContext(ctx,
-			`INSERT INTO orders (user_id, product_id, status, version, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
-			return fmt.Errorf("create order: %w", err)
+		if product {
+			s.products[productID] = struct{}{}
 		}
-		return emit(ctx, tx, event.OrderCreated, o)
-	})
-	return o, err
+		s.mu.Unlock()
+	}
+	switch {
+	case !user:
+		return herald.FieldError("body.userId", "user %d is unknown to orders (no shop.user.created event for it has arrived)", userID)
+	case !product:
+		return herald.FieldError("body.productId", "product %d is unknown to orders (no shop.product.created event for it has arrived)", productID)
+	}
+	return nil
 }
 
 // Cancel cancels an order and emits shop.order.cancelled.v1. Cancelling a
@@ -127,7 +191,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 			return fmt.Errorf("cancel order %d: %w", id, err)
 		}
 		o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
-		return emit(ctx, tx, event.OrderCancelled, o)
+		return emit(ctx, s.w, tx, event.OrderCancelled, o)
 	})
 	return o, err
 }
@@ -179,8 +243,8 @@ func get(ctx context.Context, q queryer, id int64) (Order, error) {
 	return o, nil
 }
 
-func emit(ctx context.Context, tx *sql.Tx, typ string, o Order) error {
-	return outbox.Emit(ctx, tx, Source, typ, strconv.FormatInt(o.ID, 10), o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
+func emit(ctx context.Context, w *outbox.Writer, tx *sql.Tx, typ string, o Order) error {
+	return w.Emit(ctx, tx, Source, typ, strconv.FormatInt(o.ID, 10), o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
 }
 
 // Subjects are the subjects orders consumes.

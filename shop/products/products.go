@@ -69,7 +69,7 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
 			return fmt.Errorf("create product: %w", err)
 		}
-		return emit(ctx, tx, event.ProductCreated, p)
+		return emit(ctx, s.w, tx, event.ProductCreated, p)
 	})
 	return p, err
 }
@@ -100,7 +100,7 @@ func (s *Service) Update(ctx context.Context, id int64, title, image *string) (P
 			return fmt.Errorf("update product %d: %w", id, err)
 		}
 		p.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
-		return emit(ctx, tx, event.ProductUpdated, p)
+		return emit(ctx, s.w, tx, event.ProductUpdated, p)
 	})
 	return p, err
 }
@@ -129,8 +129,8 @@ func get(ctx context.Context, q queryer, id int64) (Product, error) {
 	return p, nil
 }
 
-func emit(ctx context.Context, tx *sql.Tx, typ string, p Product) error {
-	return outbox.Emit(ctx, tx, Source, typ, strconv.FormatInt(p.ID, 10), p.Version, event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
+func emit(ctx context.Context, w *outbox.Writer, tx *sql.Tx, typ string, p Product) error {
+	return w.Emit(ctx, tx, Source, typ, strconv.FormatInt(p.ID, 10), p.Version, event.ProductData{ID: p.ID, Title: p.Title, Image: p.Image})
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -84,7 +84,7 @@ func (s *Service) Create(ctx context.Context, name, email string) (User, error) 
 			}
 			return fmt.Errorf("create user: %w", err)
 		}
-		return outbox.Emit(ctx, tx, Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
+		return s.w.Emit(ctx, tx, Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
 			event.UserCreatedData{ID: u.ID, Name: u.Name, Email: u.Email})
 	})
 	if err != nil {
