@@ -42,22 +42,22 @@ type Relay struct {
 	// MaxBackoff caps the wait between attempts while the bus fails. Default 5s.
 	MaxBackoff time.Duration
 
-	count    atomic.Int64 // events published
+	count    atomic.Int64          // events published
 	refusing atomic.Pointer[error] // set while the bus refuses events as full
 
 	// On SQLite, while Run runs, acknowledged events are deleted in the
 	// background, so the next batch need not wait for the delete's commit:
 	// sent holds their seqs until the delete has committed, and flush skips
 	// them. mu guards sent and is held while flush reads the outbox.
-	mu       sync.Mutex
-	sent     map[int64]struct{}
+	mu   sync.Mutex
+	sent map[int64]struct{}
 	// published is, on SQLite, a seq at or below which every event has been
 	// published (or is in sent): on SQLite, seqs are given out in commit
 	// order, so nothing can turn up below it later, and read starts above
 	// it instead of reading past every event waiting for its deletion.
 	published int64
-	async    bool          // a background deleter runs (Run on SQLite)
-	toDelete chan struct{} // wakes the deleter
+	async     bool          // a background deleter runs (Run on SQLite)
+	toDelete  chan struct{} // wakes the deleter
 
 }
 
