@@ -42,31 +42,10 @@ func (s *Service) Project(reg *event.Registry, p Projection) Handlers {
 // p.Apply exactly once per event id: its changes and the record of the
 // event id commit in one transaction, so a redelivered event changes
 // nothing. Duplicates it absorbs are counted in
-// herald_events_duplicate_total.
+// herald_events_duplicate_total. It is ApplyBatch for one message.
 func (s *Service) Apply(reg *event.Registry, p Projection) bus.Handler {
-	return func(ctx context.Context, m bus.Message) error {
-		failpoint.InjectData(failpoint.HandlerData, m.Data)
-		e, err := event.Parse(m.Data)
-		if err != nil {
-			return fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
-		}
-		if e, err = reg.Checked(e); err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
-		}
-		applied, err := store.ApplyOnce(ctx, s.Writes, e.ID, func(tx *sql.Tx) error { return p.Apply(ctx, tx, e) })
-		if err != nil {
-			return fmt.Errorf("apply %s %s: %w", e.Type, e.ID, err)
-		}
-		if !applied {
-			s.duplicates.Add(1)
-			return nil
-		}
-		s.lag.Observe(time.Since(e.Time).Seconds())
-		if p.Committed != nil {
-			p.Committed([]event.Envelope{e})
-		}
-		return nil
-	}
+	batch := s.ApplyBatch(reg, p)
+	return func(ctx context.Context, m bus.Message) error { return batch(ctx, []bus.Message{m}) }
 }
 
 // ApplyBatch is Apply for a batch of messages, in one transaction: it
@@ -91,7 +70,10 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 		}
 		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
 		if err != nil {
-			return fmt.Errorf("apply a batch of %d events from %s: %w", len(es), es[0].ID, err)
+			if len(es) == 1 {
+				return fmt.Errorf("apply %s %s: %w", es[0].Type, es[0].ID, err)
+			}
+			return fmt.Errorf("apply %d events from %s: %w", len(es), es[0].ID, err)
 		}
 		done := es[:0]
 		now := time.Now()
