@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Group runs transactions on a SQLite database grouped together: the
@@ -29,6 +30,9 @@ type Group struct {
 	queue   []*groupTx
 	running bool
 	commits int // database transactions committed, for tests
+
+	checkpointing bool      // a checkpoint is running
+	checkpointed  time.Time // when the last one ended
 }
 
 type groupTx struct {
@@ -144,9 +148,43 @@ func (g *Group) commit(group []*groupTx) {
 	}
 }
 
+// counted counts a commit and, on SQLite, starts a checkpoint if none ran
+// for checkpointEvery.
 func (g *Group) counted() {
 	g.mu.Lock()
 	g.commits++
+	start := g.sqlite && !g.checkpointing && time.Since(g.checkpointed) >= checkpointEvery
+	if start {
+		g.checkpointing = true
+	}
+	g.mu.Unlock()
+	if start {
+		go g.checkpoint()
+	}
+}
+
+// checkpointEvery is how often a Group on SQLite copies the write-ahead
+// log into the database while it commits.
+//
+// SQLite's own automatic checkpoint runs inside the commit that fills the
+// log past 1,000 pages, and holds that commit, and every write queued
+// behind it, for the copy and two fsyncs: on a write service at 1,000
+// orders/s that was a stall of 3 to 8 ms every 200 ms, most of the
+// propagation lag's 99th percentile. A passive checkpoint on a connection
+// of its own does the same work beside the writer without holding it;
+// OpenSQLite raises the automatic one's threshold so that it runs only if
+// these fall behind.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpoint runs a passive checkpoint. A failure (the database closed
+// under it, say) is left to the next one, or to SQLite's own.
+func (g *Group) checkpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	g.mu.Lock()
+	g.checkpointing = false
+	g.checkpointed = time.Now()
 	g.mu.Unlock()
 }
 

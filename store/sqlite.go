@@ -24,6 +24,10 @@ func OpenSQLite(ctx context.Context, path string, migrations []Migration) (*sql.
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	// Writes through a Group are checkpointed beside the writer (see
+	// checkpointEvery); the commit that fills the log this far checkpoints
+	// it itself, should those fall behind or a write bypass the Group.
+	q.Add("_pragma", "wal_autocheckpoint(10000)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
