@@ -107,14 +107,22 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.mu.Lock()
 		r.async = true
 		r.mu.Unlock()
+		// The deleter stops after the relay, so that the events it had
+		// acknowledged when ctx was cancelled are deleted too.
+		dctx, stopDeletes := context.WithCancel(context.WithoutCancel(ctx))
 		deleted := make(chan struct{})
-		go func() { defer close(deleted); r.runDeletes(ctx) }()
+		go func() { defer close(deleted); r.runDeletes(dctx) }()
 		defer func() {
+			stopDeletes()
 			<-deleted
 			r.mu.Lock()
 			r.async = false
 			r.mu.Unlock()
 		}()
+		if pub, ok := r.pub.(AsyncPublisher); ok {
+			r.stream(ctx, pub)
+			return nil
+		}
 	}
 	backoff := 50 * time.Millisecond
 	timer := time.NewTimer(0)
@@ -403,10 +411,17 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 // read returns the next batch of the outbox, in seq order, without the
 // events already published and waiting for their deletion.
 func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
+	return r.readFrom(ctx, q, -1, r.Batch)
+}
+
+// readFrom returns up to limit events of the outbox above seq from (above
+// published if from is lower), in seq order, without the events already
+// published and waiting for their deletion.
+func (r *Relay) readFrom(ctx context.Context, q store.Querier, from int64, limit int) ([]row, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rows, err := q.QueryContext(ctx,
-		`SELECT seq, event_id, subject, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, r.published, r.Batch+len(r.sent))
+		`SELECT seq, event_id, subject, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, max(from, r.published), limit+len(r.sent))
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -417,7 +432,7 @@ func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
 		if err := rows.Scan(&x.seq, &x.id, &x.subject, &x.payload); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
-		if _, sent := r.sent[x.seq]; !sent && len(batch) < r.Batch {
+		if _, sent := r.sent[x.seq]; !sent && len(batch) < limit {
 			batch = append(batch, x)
 		}
 	}

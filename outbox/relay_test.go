@@ -719,6 +719,13 @@ func (p *countingBatchPublisher) PublishAll(ctx context.Context, ms []bus.Outgoi
 	return p.Bus.PublishAll(ctx, ms)
 }
 
+func (p *countingBatchPublisher) PublishAsync(m bus.Outgoing) func(context.Context) error {
+	p.mu.Lock()
+	p.count[m.ID]++
+	p.mu.Unlock()
+	return p.Bus.PublishAsync(m)
+}
+
 // TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce: while
 // writers keep committing, a running relay publishes each event exactly
 // once, even though it deletes published events in the background while it
@@ -756,5 +763,147 @@ func TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce(t *testing.
 		if n := pub.count[id]; n != 1 {
 			t.Errorf("event %s published %d times, want once", id, n)
 		}
+	}
+}
+
+// flakyAsyncPublisher is an AsyncPublisher on the real bus that fails some
+// events: an id in refuse fails its first send without publishing it, an id
+// in loseAck is published but its first acknowledgement reported lost. It
+// records the most events it had in flight at once, and any entity that had
+// two in flight.
+type flakyAsyncPublisher struct {
+	*jetstream.Bus
+	entityOf func(id string) string
+
+	mu       sync.Mutex
+	refuse   map[string]bool
+	loseAck  map[string]bool
+	flying   map[string]bool // entities in flight
+	inFlight int
+	most     int
+	doubled  []string
+}
+
+func (p *flakyAsyncPublisher) PublishAsync(m bus.Outgoing) func(context.Context) error {
+	p.mu.Lock()
+	entity := p.entityOf(m.ID)
+	if p.flying[entity] {
+		p.doubled = append(p.doubled, entity)
+	}
+	p.flying[entity] = true
+	p.inFlight++
+	p.most = max(p.most, p.inFlight)
+	refuse, lose := p.refuse[m.ID], p.loseAck[m.ID]
+	delete(p.refuse, m.ID)
+	delete(p.loseAck, m.ID)
+	p.mu.Unlock()
+	var wait func(context.Context) error
+	if refuse {
+		wait = func(context.Context) error { return errBusDown }
+	} else {
+		wait = p.Bus.PublishAsync(m)
+	}
+	return func(ctx context.Context) error {
+		err := wait(ctx)
+		if err == nil && lose {
+			err = errors.New("ack lost")
+		}
+		p.mu.Lock()
+		delete(p.flying, entity)
+		p.inFlight--
+		p.mu.Unlock()
+		return err
+	}
+}
+
+// TestStreamingRelayKeepsEachEntitysOrderThroughFailures: a running relay
+// on SQLite keeps many events in flight while writers commit, never two of
+// one entity; events it could not publish, or whose acknowledgement was
+// lost, are sent again before their entity's next event, so each entity's
+// events reach the stream in commit order, each once (the bus drops the
+// copy of a lost acknowledgement's event), and the outbox empties.
+func TestStreamingRelayKeepsEachEntitysOrderThroughFailures(t *testing.T) {
+	e := newEnv(t)
+	g := store.NewGroup(e.db)
+	const entities, versions = 20, 10
+	var mu sync.Mutex
+	byID := map[string]event.Envelope{}
+	pub := &flakyAsyncPublisher{
+		Bus:     e.bus,
+		refuse:  map[string]bool{},
+		loseAck: map[string]bool{},
+		flying:  map[string]bool{},
+		entityOf: func(id string) string {
+			mu.Lock()
+			defer mu.Unlock()
+			return byID[id].Subject
+		},
+	}
+	relay := outbox.NewRelay(g, pub, discard)
+	relay.MaxBackoff = 100 * time.Millisecond
+	e.run(t, relay)
+
+	var wg sync.WaitGroup
+	n := 0
+	for entity := range entities {
+		wg.Go(func() {
+			for v := int64(1); v <= versions; v++ {
+				ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", entity), v, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				byID[ev.ID] = ev
+				pub.mu.Lock()
+				switch (entity*versions + int(v)) % 17 {
+				case 3:
+					pub.refuse[ev.ID] = true
+				case 9:
+					pub.loseAck[ev.ID] = true
+				}
+				pub.mu.Unlock()
+				mu.Unlock()
+				if err := g.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+					t.Error(err)
+					return
+				}
+				relay.Notify()
+			}
+		})
+		n += versions
+	}
+	wg.Wait()
+	eventually(t, func() bool { return pending(t, e.db) == 0 }, "want the outbox empty")
+
+	ids := e.streamIDs(t)
+	if len(ids) != n {
+		t.Errorf("stream holds %d events, want %d, each once", len(ids), n)
+	}
+	seen := map[string]bool{}
+	last := map[string]int64{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("event %s is on the stream twice", id)
+		}
+		seen[id] = true
+		mu.Lock()
+		ev := byID[id]
+		mu.Unlock()
+		if ev.EntityVersion != last[ev.Subject]+1 {
+			t.Errorf("%s: version %d after %d on the stream", ev.Subject, ev.EntityVersion, last[ev.Subject])
+		}
+		last[ev.Subject] = ev.EntityVersion
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if len(pub.doubled) > 0 {
+		t.Errorf("entities with two events in flight at once: %v", pub.doubled)
+	}
+	if pub.most < 2 {
+		t.Errorf("at most %d event in flight: the relay did not stream", pub.most)
+	}
+	if len(pub.refuse)+len(pub.loseAck) > 0 {
+		t.Errorf("%d injected failures never happened", len(pub.refuse)+len(pub.loseAck))
 	}
 }

@@ -175,29 +175,38 @@ func (b *Bus) Publish(ctx context.Context, subject, id string, payload []byte) e
 // fails can be sent again after later ones were stored: callers that need
 // order among some messages must not put them in one call.
 func (b *Bus) PublishAll(ctx context.Context, ms []bus.Outgoing) []error {
-	errs := make([]error, len(ms))
-	futures := make([]jetstream.PubAckFuture, len(ms))
+	waits := make([]func(context.Context) error, len(ms))
 	for i, m := range ms {
-		f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}, jetstream.WithMsgID(m.ID))
-		if err != nil {
-			errs[i] = b.publishError(m.Subject, err)
-			continue
-		}
-		futures[i] = f
+		waits[i] = b.PublishAsync(m)
 	}
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			errs[i] = b.publishError(ms[i].Subject, err)
-		case <-ctx.Done():
-			errs[i] = fmt.Errorf("publish %s: %w", ms[i].Subject, ctx.Err())
-		}
+	errs := make([]error, len(ms))
+	for i, wait := range waits {
+		errs[i] = wait(ctx)
 	}
 	return errs
+}
+
+// PublishAsync implements outbox.AsyncPublisher: it sends m with
+// Nats-Msg-Id set to m.ID and returns at once; wait returns nil once the bus
+// acknowledged m durably, or why not (wrapping bus.ErrStreamFull if the
+// stream is full). An acknowledgement that does not come within the
+// connection's async publish timeout (10s) fails the wait.
+func (b *Bus) PublishAsync(m bus.Outgoing) (wait func(context.Context) error) {
+	f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}, jetstream.WithMsgID(m.ID))
+	if err != nil {
+		err = b.publishError(m.Subject, err)
+		return func(context.Context) error { return err }
+	}
+	return func(ctx context.Context) error {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return b.publishError(m.Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", m.Subject, ctx.Err())
+		}
+	}
 }
 
 func (b *Bus) publishError(subject string, err error) error {

@@ -1,0 +1,185 @@
+package outbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/internal/failpoint"
+)
+
+// AsyncPublisher is a Publisher that sends an event without waiting for its
+// acknowledgement (*jetstream.Bus is one). PublishAsync returns at once;
+// wait blocks until the bus acknowledged m durably (nil) or refused it, or
+// ctx is done. Every wait returns in bounded time: an acknowledgement that
+// never comes fails it.
+type AsyncPublisher interface {
+	Publisher
+	PublishAsync(m bus.Outgoing) (wait func(ctx context.Context) error)
+}
+
+// streamWindow is the most events a streaming relay has in flight.
+const streamWindow = 256
+
+// inFlight is an event sent and not yet settled.
+type inFlight struct {
+	x      row
+	entity string
+	wait   func(context.Context) error
+	err    error // set by the collector
+}
+
+// stream is Run on SQLite with an AsyncPublisher: rather than publish a
+// batch and wait for all of its acknowledgements before reading the next,
+// it keeps sending each event as soon as it is committed, up to
+// streamWindow in flight, and settles each as its acknowledgement comes
+// back. At a steady rate most batches hold one event, and an event
+// committed while the previous one's fsync on the bus is under way would
+// otherwise wait for it; here it goes out at once.
+//
+// The orders kept are Flush's: never two events of one entity in flight,
+// so one that fails and is sent again cannot land behind its successor.
+// After a failure nothing new is sent until every event in flight has
+// settled; the relay then waits its backoff and reads again from the
+// lowest seq not yet acknowledged (events acknowledged meanwhile are in
+// sent and are skipped).
+func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
+	// The waits outlive a cancelled ctx: an event already sent is settled
+	// (acknowledged, so deleted, or not) before Run returns, each wait
+	// bounded by the publisher.
+	wctx := context.WithoutCancel(ctx)
+	sent := make(chan *inFlight, streamWindow)
+	settled := make(chan *inFlight, streamWindow)
+	go func() {
+		defer close(settled)
+		// Acknowledgements on one connection come back in the order sent,
+		// so waiting for them in turn delays none.
+		for f := range sent {
+			f.err = f.wait(wctx)
+			settled <- f
+		}
+	}()
+	busy := map[string]bool{} // entities with an event in flight
+	n := 0                    // events in flight
+	next := r.lowWater()      // the last seq sent; the next read starts above it
+	var failure error         // the first failure since the last retry
+	read := true              // the outbox may hold events not yet sent
+	backoff := 50 * time.Millisecond
+	timer := time.NewTimer(r.Poll)
+	defer timer.Stop()
+	reset := func(d time.Duration) {
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d)
+	}
+	// settle takes f off the flight. Settlements come in the order the
+	// events were sent, which is seq order since the last retry: with no
+	// failure since then, every event up to f's is acknowledged.
+	settle := func(f *inFlight) {
+		n--
+		delete(busy, f.entity)
+		if f.err != nil {
+			err := r.failed(f.x.id, f.err)
+			if failure == nil {
+				failure = err
+			}
+			return
+		}
+		r.acknowledged(f.x.seq, failure == nil)
+	}
+	defer func() {
+		close(sent)
+		for f := range settled {
+			settle(f)
+		}
+	}()
+
+	for {
+		if read && failure == nil && n < streamWindow {
+			read = false
+			batch, err := r.readFrom(ctx, r.db, next, streamWindow-n)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.log.Warn("outbox relay: cannot read the outbox, will retry", "err", err, "retry_in", backoff)
+				reset(backoff)
+				backoff = min(backoff*2, r.MaxBackoff)
+			}
+			for _, x := range batch {
+				entity := entityOf(x.payload)
+				if busy[entity] {
+					break // sent once the event in flight settles
+				}
+				busy[entity] = true
+				n++
+				next = x.seq
+				sent <- &inFlight{x: x, entity: entity, wait: pub.PublishAsync(bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+			read = true
+		case <-timer.C:
+			read = true
+			if failure != nil && n == 0 {
+				failure = nil
+			}
+			reset(r.Poll)
+		case f := <-settled:
+			settle(f)
+			for more := true; more; {
+				select {
+				case f := <-settled:
+					settle(f)
+				default:
+					more = false
+				}
+			}
+			// What an entity's event held back can go now, and the window
+			// has room again.
+			read = true
+			switch {
+			case failure == nil:
+				backoff = 50 * time.Millisecond
+			case n == 0:
+				r.log.Warn("outbox relay: publish failed, will retry", "err", failure, "retry_in", backoff)
+				next = r.lowWater()
+				reset(backoff)
+				backoff = min(backoff*2, r.MaxBackoff)
+			}
+		}
+	}
+}
+
+// acknowledged records that the bus acknowledged the event at seq: it is
+// counted and handed to the background deleter, and if every event below
+// it is acknowledged too (upTo), reads start above it.
+func (r *Relay) acknowledged(seq int64, upTo bool) {
+	r.refusing.Store(nil)
+	failpoint.Inject(failpoint.RelayAfterAck)
+	r.count.Add(1)
+	r.mu.Lock()
+	r.sent[seq] = struct{}{}
+	if upTo {
+		r.published = max(r.published, seq)
+	}
+	r.mu.Unlock()
+	select {
+	case r.toDelete <- struct{}{}:
+	default:
+	}
+}
+
+// lowWater returns the seq at or below which every event is acknowledged.
+func (r *Relay) lowWater() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.published
+}
