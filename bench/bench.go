@@ -185,6 +185,11 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		started := time.Now()
 		e.res = &ScenarioResult{Name: s.Name, Description: s.Description, Comparisons: []*Comparison{}}
 		e.scenario = s.Name
+		// The previous scenario's writes and deletions reach the disk
+		// before this one measures fsyncs.
+		stop := p.track(s.Name+": syncing the disk", nil, "")
+		syncDisk()
+		stop()
 		err := s.run(ctx, e)
 		if cerr := ps.Close(); cerr != nil {
 			e.note("stopping the scenario's processes: %v", cerr)
