@@ -64,6 +64,7 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 	next := r.lowWater()      // the last seq sent; the next read starts above it
 	var failure error         // the first failure since the last retry
 	read := true              // the outbox may hold events not yet sent
+	held := false             // the last read left events behind: an entity busy, or the window full
 	backoff := 50 * time.Millisecond
 	timer := time.NewTimer(r.Poll)
 	defer timer.Stop()
@@ -101,7 +102,8 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 	for {
 		if read && failure == nil && n < streamWindow {
 			read = false
-			batch, err := r.readFrom(ctx, r.db, next, streamWindow-n)
+			// (Without ctx's cancellation: see store.Group.StatementContext.)
+			batch, err := r.readFrom(context.WithoutCancel(ctx), r.db, next, streamWindow-n)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -110,10 +112,12 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 				reset(backoff)
 				backoff = min(backoff*2, r.MaxBackoff)
 			}
+			held = len(batch) == streamWindow-n
 			for _, x := range batch {
 				entity := entityOf(x.payload)
 				if busy[entity] {
-					break // sent once the event in flight settles
+					held = true // sent once the event in flight settles
+					break
 				}
 				busy[entity] = true
 				n++
@@ -142,9 +146,10 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 					more = false
 				}
 			}
-			// What an entity's event held back can go now, and the window
-			// has room again.
-			read = true
+			// What the last read left behind may go now. (New events wake
+			// the relay themselves: reading after every settlement too
+			// would cost a query per acknowledgement.)
+			read = read || held
 			switch {
 			case failure == nil:
 				backoff = 50 * time.Millisecond
