@@ -128,6 +128,12 @@ func (w *Writer) Emit(ctx context.Context, tx *sql.Tx, source, typ, id string, v
 	return nil
 }
 
+// StatementContext returns the context for the statements of a
+// transaction of InTx (see store.Group.StatementContext).
+func (w *Writer) StatementContext(ctx context.Context) context.Context {
+	return w.group.StatementContext(ctx)
+}
+
 // InTx runs fn in a transaction and, once it has committed, wakes the sink
 // so the events fn emitted are published at once. On SQLite, transactions
 // of concurrent callers commit together (store.Group), each undone alone if

@@ -66,16 +66,17 @@ func AttachConsumer(ctx context.Context, db *sql.DB, name string, subscribe func
 // returns which were applied (the others were duplicates). If any apply
 // fails, nothing is recorded and the error is returned.
 func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(tx *sql.Tx, i int) error) (applied []bool, err error) {
+	sctx := g.StatementContext(ctx)
 	err = g.InTx(ctx, func(tx *sql.Tx) error {
 		applied = make([]bool, len(eventIDs))
 		now := time.Now().UTC().Format(time.RFC3339Nano)
-		record, err := tx.PrepareContext(ctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
+		record, err := tx.PrepareContext(sctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
 		defer record.Close()
 		for i, id := range eventIDs {
-			res, err := record.ExecContext(ctx, id, now)
+			res, err := record.ExecContext(sctx, id, now)
 			if err != nil {
 				return fmt.Errorf("record event %s: %w", id, err)
 			}
