@@ -141,6 +141,10 @@ func (e *env) shopData(ctx context.Context, name string) (string, error) {
 			return "", err
 		}
 	}
+	// The copy is on disk before the services open it: otherwise the
+	// kernel writes it back (hundreds of megabytes) some 30 s later, in the
+	// middle of the rounds, and their fsyncs wait behind it.
+	syncDisk()
 	return d, nil
 }
 
