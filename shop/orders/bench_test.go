@@ -13,7 +13,7 @@ import (
 // quietSink is an outbox sink with no relay: the events stay in the outbox.
 type quietSink struct{}
 
-func (quietSink) Notify()          {}
+func (quietSink) Notify()         {}
 func (quietSink) Refusing() error { return nil }
 
 // BenchmarkCreate measures orders' write path without HTTP or a bus: 64
