@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	hjs "github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 )
 
@@ -38,11 +37,7 @@ func (l lagSample) figures(f Figures) {
 // queryDB.
 func viewLags(ctx context.Context, c *natsConn, from uint64, queryDB string) (lagSample, error) {
 	var l lagSample
-	b, err := hjs.New(c.nc, hjs.Options{})
-	if err != nil {
-		return l, err
-	}
-	msgs, err := b.Read(ctx, event.ShopStream, []string{event.Subject(event.OrderCreated)}, from+1, 0)
+	msgs, err := c.bus.Read(ctx, event.ShopStream, []string{event.Subject(event.OrderCreated)}, from+1, 0)
 	if err != nil {
 		return l, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	hjs "github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/shop/orders"
 )
@@ -29,10 +30,12 @@ const Window = 64
 const stallWait = 30 * time.Second
 
 // natsConn is the bench's own client connection to a bus, with a JetStream
-// context that publishes asynchronously with a window of Window.
+// context that publishes asynchronously with a window of Window, and
+// Herald's Bus on the same connection for what Herald's own code reads.
 type natsConn struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	bus *hjs.Bus
 
 	pubErrs atomic.Int64
 }
@@ -46,6 +49,9 @@ func dialNATS(url string) (*natsConn, error) {
 	c.js, err = jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(Window),
 		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { c.pubErrs.Add(1) }))
+	if err == nil {
+		c.bus, err = hjs.New(nc, hjs.Options{})
+	}
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -116,17 +122,37 @@ func (c *natsConn) publishAll(ctx context.Context, deadline time.Time, next func
 	return publishResult{Acked: sent - errs, Errors: errs, Elapsed: time.Since(start)}, nil
 }
 
-// lastSeq returns the last sequence of stream.
-func (c *natsConn) lastSeq(ctx context.Context, stream string) (uint64, error) {
-	s, err := c.js.Stream(ctx, stream)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
+// rawPublishSide is the anchor of a throughput comparison: raw JetStream
+// asynchronous publishing on raw, Window in flight, of the messages next
+// returns (see publishAll), for the round's length. scenario begins its
+// progress lines.
+func (e *env) rawPublishSide(raw *natsConn, scenario string, next func() (*nats.Msg, string, bool)) side {
+	round := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
+		var sent atomic.Int64
+		stop := e.p.track(what, &sent, "events")
+		res, err := raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
+			sent.Add(1)
+			return next()
+		})
+		stop()
+		if err != nil {
+			return nil, err
+		}
+		if res.Errors > 0 {
+			e.note("%s: %d publishes failed", what, res.Errors)
+		}
+		return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	return side{
+		what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),
+		warm: func(ctx context.Context) error {
+			_, err := round(ctx, e.sz.Warm, scenario+": warming up raw publish")
+			return err
+		},
+		run: func(ctx context.Context, n int) (Figures, error) {
+			return round(ctx, e.sz.Duration, fmt.Sprintf("%s: raw publish, round %d/%d", scenario, n, e.sz.Rounds))
+		},
 	}
-	return info.State.LastSeq, nil
 }
 
 // consumeAll creates the durable pull consumer name on stream, configured
@@ -142,7 +168,7 @@ func (c *natsConn) lastSeq(ctx context.Context, stream string) (uint64, error) {
 // seen to stop pulling for good, the consumer showing no waiting request,
 // nothing unacknowledged and most of the stream pending.
 func (c *natsConn) consumeAll(ctx context.Context, stream, name string, limit time.Duration, count *atomic.Int64) (int64, time.Duration, bool, error) {
-	last, err := c.lastSeq(ctx, stream)
+	last, err := c.bus.LastSeq(ctx, stream)
 	if err != nil {
 		return 0, 0, false, err
 	}

@@ -3,12 +3,10 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -84,29 +82,7 @@ func runIngress(ctx context.Context, e *env) error {
 		m.Header.Set("Herald-Shape", "tutorial")
 		return m, env.ID, true
 	}
-	rawRound := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
-		var sent atomic.Int64
-		stop := e.p.track(what, &sent, "events")
-		res, err := raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
-			sent.Add(1)
-			return storedEvent()
-		})
-		stop()
-		if err != nil {
-			return nil, err
-		}
-		return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
-	}
-	anchor := side{
-		what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),
-		warm: func(ctx context.Context) error {
-			_, err := rawRound(ctx, e.sz.Warm, "ingress: warming up raw publish")
-			return err
-		},
-		run: func(ctx context.Context, round int) (Figures, error) {
-			return rawRound(ctx, e.sz.Duration, fmt.Sprintf("ingress: raw publish, round %d/%d", round, e.sz.Rounds))
-		},
-	}
+	anchor := e.rawPublishSide(raw, "ingress", storedEvent)
 	c := &Comparison{Name: "events/s, fsync on", Show: []string{"per_s", "p50_ms", "p99_ms"}}
 	return e.alternate(ctx, c, herald, anchor)
 }

@@ -78,7 +78,7 @@ func runRebuild(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if last, err := nc.lastSeq(ctx, event.ShopStream); err != nil || last != uint64(n) {
+	if last, err := nc.bus.LastSeq(ctx, event.ShopStream); err != nil || last != uint64(n) {
 		return fmt.Errorf("after the bus restarted, stream %s ends at %d (%v), want %d", event.ShopStream, last, err, n)
 	}
 	limit := e.sz.RebuildLimit

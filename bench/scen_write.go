@@ -89,7 +89,7 @@ func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Ou
 // the load; with trace set, an execution trace of orders too.
 func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Load, profile, trace bool) (Figures, error) {
 	e := r.e
-	from, err := r.nc.lastSeq(ctx, event.ShopStream)
+	from, err := r.nc.bus.LastSeq(ctx, event.ShopStream)
 	if err != nil {
 		return nil, err
 	}
@@ -195,33 +195,10 @@ func runWriteToView(ctx context.Context, e *env) error {
 			},
 		}
 		rnd := rand.New(rand.NewPCG(7, 7))
-		rawRound := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
-			var sent atomic.Int64
-			stop := e.p.track(what, &sent, "events")
-			res, err := r.raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
-				data, id := r.rawOrder(rnd)
-				sent.Add(1)
-				return &nats.Msg{Subject: "raw.order.created", Data: data}, id, true
-			})
-			stop()
-			if err != nil {
-				return nil, err
-			}
-			if res.Errors > 0 {
-				e.note("%s: %d publishes failed", what, res.Errors)
-			}
-			return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
-		}
-		anchor := side{
-			what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),
-			warm: func(ctx context.Context) error {
-				_, err := rawRound(ctx, e.sz.Warm, "write-to-view: warming up raw publish")
-				return err
-			},
-			run: func(ctx context.Context, round int) (Figures, error) {
-				return rawRound(ctx, e.sz.Duration, fmt.Sprintf("write-to-view, %s: raw publish, round %d/%d", mode.name, round, e.sz.Rounds))
-			},
-		}
+		anchor := e.rawPublishSide(r.raw, "write-to-view, "+mode.name, func() (*nats.Msg, string, bool) {
+			data, id := r.rawOrder(rnd)
+			return &nats.Msg{Subject: "raw.order.created", Data: data}, id, true
+		})
 		if err := e.alternate(ctx, c, herald, anchor); err != nil {
 			return err
 		}

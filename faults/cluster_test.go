@@ -84,7 +84,7 @@ type cluster struct {
 	http   *http.Client
 	stopBg context.CancelFunc
 	bg     sync.WaitGroup
-	lag    lagWatch
+	lag    highWater
 }
 
 // svcOpts changes how one service process starts.

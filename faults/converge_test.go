@@ -41,7 +41,7 @@ func (c *cluster) finish(l *load, since time.Time, exp expectations, busDuplicat
 	}
 	okN, failedN, unknownN := l.counts()
 	f := figures{Test: c.name, OK: okN, Failed: failedN, Unknown: unknownN, Published: shop.Msgs,
-		Duplicates: c.duplicates() + busDuplicates, DeadLettered: dlq.Msgs, Converge: took, MaxLag: c.lag.highest()}
+		Duplicates: c.duplicates() + busDuplicates, DeadLettered: dlq.Msgs, Converge: took, MaxLag: int64(c.lag.highest())}
 	record(c.t, f)
 	return f
 }
@@ -135,7 +135,7 @@ func (c *cluster) consumerDone(ctx context.Context, consumer string, query bool)
 	}
 	if lag > 0 {
 		if query {
-			c.lag.note(int64(lag))
+			c.lag.note(float64(lag))
 		}
 		return fmt.Errorf("%s has %d events to go", consumer, lag)
 	}

@@ -5,7 +5,6 @@ package faults
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,30 +12,30 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	hjs "github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 )
 
-// lagWatch keeps the highest query consumer lag seen. It is safe for
+// highWater keeps the highest value noted, such as the query consumer's
+// lag or a counter read from a process's metrics. It is safe for
 // concurrent use.
-type lagWatch struct {
+type highWater struct {
 	mu  sync.Mutex
-	max int64
+	max float64
 }
 
-func (w *lagWatch) note(lag int64) {
-	w.mu.Lock()
-	w.max = max(w.max, lag)
-	w.mu.Unlock()
+func (h *highWater) note(v float64) {
+	h.mu.Lock()
+	h.max = max(h.max, v)
+	h.mu.Unlock()
 }
 
-func (w *lagWatch) highest() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.max
+func (h *highWater) highest() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.max
 }
 
 // watchLag samples every query role (and every orders instance, when
@@ -92,9 +91,9 @@ func (c *cluster) sampleReplica(role string) {
 	if p != nil && p.alive() {
 		lag, dup, err := c.queryMetrics(role)
 		if err == nil && p.alive() {
-			p.noteDuplicates(dup)
+			p.dup.note(dup)
 			if lag >= 0 { // -1 means the service could not ask the bus
-				c.lag.note(int64(lag))
+				c.lag.note(float64(lag))
 			}
 			return
 		}
@@ -102,7 +101,7 @@ func (c *cluster) sampleReplica(role string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if lag, err := c.consumerLag(ctx, consumerOf(role)); err == nil {
-		c.lag.note(int64(lag))
+		c.lag.note(float64(lag))
 	}
 }
 
@@ -136,7 +135,7 @@ func (c *cluster) sampleHandled(role string) {
 		return
 	}
 	if v, found := metricValue(text, handledSeries); found && p.alive() {
-		p.noteHandled(v)
+		p.handled.note(v)
 	}
 }
 
@@ -148,7 +147,7 @@ func (c *cluster) handledBy() map[string]int {
 	n := map[string]int{}
 	for _, p := range c.procs {
 		if serviceOf(p.role) == "orders" {
-			n[p.role] += p.handledEvents()
+			n[p.role] += int(p.handled.highest())
 		}
 	}
 	return n
@@ -193,7 +192,7 @@ func (c *cluster) duplicates() int {
 	n := 0
 	for _, p := range c.procs {
 		if serviceOf(p.role) == "query" {
-			n += p.duplicates()
+			n += int(p.dup.highest())
 		}
 	}
 	return n
@@ -212,7 +211,7 @@ func (c *cluster) consumerLag(ctx context.Context, consumer string) (uint64, err
 // consumerState asks the bus about a durable consumer of stream SHOP.
 func (c *cluster) consumerState(ctx context.Context, consumer string) (*jetstream.ConsumerInfo, error) {
 	var info *jetstream.ConsumerInfo
-	err := answered(ctx, func(ctx context.Context) error {
+	err := hjs.UntilAnswered(ctx, func(ctx context.Context) error {
 		cons, err := c.js.Consumer(ctx, event.ShopStream, consumer)
 		if err == nil {
 			info, err = cons.Info(ctx)
@@ -234,7 +233,7 @@ func (c *cluster) streamState(ctx context.Context, stream string) (jetstream.Str
 // streamInfo asks the bus about stream.
 func (c *cluster) streamInfo(ctx context.Context, stream string) (*jetstream.StreamInfo, error) {
 	var info *jetstream.StreamInfo
-	err := answered(ctx, func(ctx context.Context) error {
+	err := hjs.UntilAnswered(ctx, func(ctx context.Context) error {
 		s, err := c.js.Stream(ctx, stream)
 		if err == nil {
 			info, err = s.Info(ctx)
@@ -246,32 +245,7 @@ func (c *cluster) streamInfo(ctx context.Context, stream string) (*jetstream.Str
 
 // readStream returns every message of stream.
 func (c *cluster) readStream(ctx context.Context, stream string) ([]hjs.Stored, error) {
-	var msgs []hjs.Stored
-	err := answered(ctx, func(ctx context.Context) error {
-		var err error
-		msgs, err = c.bus.Read(ctx, stream, nil, 0, 0)
-		return err
-	})
-	return msgs, err
-}
-
-// answered runs the bus requests of try with a deadline of 5s each, and
-// tries again while the bus does not answer, until ctx is done. On a NATS
-// cluster a request can go unanswered while JetStream elects leaders (the
-// test's question would then wait for ctx, and the figures would measure
-// the wait); and the first fetch of the new ordered consumer that Bus.Read
-// reads with can find no responder (TestReadingAStreamNeverFailsOnANATSCluster).
-func answered(ctx context.Context, try func(context.Context) error) error {
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := try(actx)
-		cancel()
-		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout)
-		if !unanswered || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return c.bus.Read(ctx, stream, nil, 0, 0) // which rides out a cluster's elections itself
 }
 
 // deadLetters returns how many messages each consumer dead-lettered.

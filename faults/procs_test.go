@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -26,9 +25,8 @@ type proc struct {
 	exitErr error          // how it exited; valid once done is closed
 	stopSig syscall.Signal // what stop sends: SIGTERM, or SIGINT if set so
 
-	mu      sync.Mutex
-	dup     float64 // highest herald_events_duplicate_total read from it
-	handled float64 // highest herald_events_handled_total{consumer="shop-orders",result="ok"} read from it
+	dup     highWater // herald_events_duplicate_total read from it
+	handled highWater // herald_events_handled_total{consumer="shop-orders",result="ok"} read from it
 }
 
 // startProc starts bin (the herald binary, or another server) with args
@@ -150,36 +148,6 @@ func (p *proc) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
-}
-
-// noteDuplicates keeps the highest duplicate count read from this process.
-func (p *proc) noteDuplicates(v float64) {
-	p.mu.Lock()
-	p.dup = max(p.dup, v)
-	p.mu.Unlock()
-}
-
-// duplicates is the highest duplicate count read from this process.
-func (p *proc) duplicates() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return int(p.dup)
-}
-
-// noteHandled keeps the highest count of orders' consumer events read from
-// this process.
-func (p *proc) noteHandled(v float64) {
-	p.mu.Lock()
-	p.handled = max(p.handled, v)
-	p.mu.Unlock()
-}
-
-// handledEvents is the highest count of orders' consumer events read from
-// this process.
-func (p *proc) handledEvents() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return int(p.handled)
 }
 
 // waitFor polls cond every interval until it returns nil or timeout passes;

@@ -22,7 +22,7 @@ func (b *Bus) Check(ctx context.Context) error {
 		return fmt.Errorf("the NATS server at %s is version %s; Herald needs %s or newer", b.nc.ConnectedUrlRedacted(), v, MinServerVersion)
 	}
 	// A cluster that has just started answers once it has a meta leader.
-	err := untilAnswered(ctx, func(ctx context.Context) error {
+	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		_, err := b.js.AccountInfo(ctx)
 		return err
 	})

@@ -280,7 +280,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	}
 	c = c.WithDefaults()
 	if c.FromStart {
-		err := untilAnswered(ctx, func(ctx context.Context) error {
+		err := UntilAnswered(ctx, func(ctx context.Context) error {
 			err := b.js.DeleteConsumer(ctx, c.Stream, c.Name)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return nil
@@ -322,7 +322,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	// Both requests are retried while a cluster that has just started (or
 	// lost a server) elects the stream's leader and cannot answer.
 	var cons jetstream.Consumer
-	err := untilAnswered(ctx, func(ctx context.Context) error {
+	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		old, err := b.js.Consumer(ctx, c.Stream, c.Name)
 		if err == nil {
 			cfg.DeliverPolicy, cfg.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq

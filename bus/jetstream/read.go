@@ -30,7 +30,7 @@ type Stored struct {
 func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uint64, limit int) ([]Stored, error) {
 	var s jetstream.Stream
 	var info *jetstream.StreamInfo
-	err := untilAnswered(ctx, func(ctx context.Context) error {
+	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		var err error
 		if s, err = b.js.Stream(ctx, stream); err != nil {
 			return err
@@ -51,7 +51,7 @@ func (b *Bus) Read(ctx context.Context, stream string, filter []string, from uin
 	}
 	var cons jetstream.Consumer
 	var cinfo *jetstream.ConsumerInfo
-	err = untilAnswered(ctx, func(ctx context.Context) error {
+	err = UntilAnswered(ctx, func(ctx context.Context) error {
 		var err error
 		if cons, err = s.OrderedConsumer(ctx, cfg); err != nil {
 			return err

@@ -50,7 +50,7 @@ func replicaPlan(explicit, existing int) []int {
 // is created with CreateStream (several services starting at once may race
 // to create it: the losers update it instead); an existing one is updated
 // only if it differs from cfg. Each request is retried while the cluster
-// cannot answer yet (untilAnswered).
+// cannot answer yet (UntilAnswered).
 func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
 	existing, current, err := b.streamConfig(ctx, cfg.Name)
 	if err != nil {
@@ -77,7 +77,7 @@ func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
 // and nil if it does not exist.
 func (b *Bus) streamConfig(ctx context.Context, name string) (int, *jetstream.StreamConfig, error) {
 	var cfg *jetstream.StreamConfig
-	err := untilAnswered(ctx, func(ctx context.Context) error {
+	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		s, err := b.js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			cfg = nil
@@ -103,7 +103,7 @@ func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, cu
 		return current.Replicas, nil
 	}
 	var replicas int
-	err := untilAnswered(ctx, func(ctx context.Context) error {
+	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		var s jetstream.Stream
 		var err error
 		if current == nil {

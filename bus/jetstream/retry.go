@@ -20,14 +20,15 @@ const (
 	jsErrClusterNotLeader    = 10009
 )
 
-// untilAnswered runs the JetStream request do, each attempt with its own
+// UntilAnswered runs the JetStream request do (a JetStream API call on a
+// connection of the caller's, or several), each attempt with its own
 // attemptTimeout, again and again (100ms, then doubling up to 1s apart)
 // while it goes unanswered or the cluster says it cannot answer yet, until
 // it gets an answer or ctx is done. A cluster that has just started, or has
 // just lost a server, takes seconds to elect the leaders that answer; a
 // request in that window can be dropped without a reply. It returns do's
 // last error.
-func untilAnswered(ctx context.Context, do func(ctx context.Context) error) error {
+func UntilAnswered(ctx context.Context, do func(ctx context.Context) error) error {
 	wait := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
