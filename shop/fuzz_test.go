@@ -32,7 +32,7 @@ import (
 //
 // Run one with, for example:
 //
-//	go test -run '^$' -fuzz '^FuzzCreateUser$' -fuzztime 20s ./shop/
+//	go test -run '^$' -fuzz '^FuzzCreateUser$' -fuzztime 20000x ./shop/
 
 // fuzzPublisher records what reaches it. No relay runs in the fuzz targets,
 // so nothing may: a handler that published directly, bypassing the outbox,
