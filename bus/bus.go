@@ -74,8 +74,11 @@ type Consumer struct {
 	// that arrives alone (a consumer that keeps up) goes to the Handler. If
 	// Batch fails, each of its messages goes to the Handler alone, with the
 	// usual retries and dead-lettering: one poison message cannot fail the
-	// others. Messages being redelivered go to the Handler alone. Ignored
-	// for an Ordered consumer.
+	// others. Messages being redelivered go to the Handler alone. Batch
+	// may be running for more than one batch at once (the next is prepared
+	// while one commits), so batches may finish in any order: it must be
+	// safe for concurrent use, like a handler of an order-independent
+	// consumer. Ignored for an Ordered consumer.
 	Batch BatchHandler
 	// MaxBatch is the most messages Batch gets at once. Default 256.
 	MaxBatch int

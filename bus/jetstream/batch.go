@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,7 +15,7 @@ func (s *subscription) startBatching() {
 	s.batch = bus.RecoverBatch(s.c.Batch)
 	// Room for every message the server lets the consumer hold unacked, so
 	// that enqueue never waits in the normal course.
-	s.queue = make(chan jetstream.Msg, 1024)
+	s.queue = make(chan jetstream.Msg, maxAckPending(s.c))
 	s.batched = make(chan struct{})
 	go s.runBatches()
 }
@@ -22,12 +23,31 @@ func (s *subscription) startBatching() {
 // enqueue is the Consume callback of a batching consumer.
 func (s *subscription) enqueue(msg jetstream.Msg) { s.queue <- msg }
 
-// runBatches takes the first waiting message, then every message already
-// waiting behind it, up to MaxBatch, and handles them together. It returns
-// once the queue is closed and empty.
+// batchesInFlight is how many batches a batching consumer handles at
+// once. With two, the next batch is parsed and validated while the one
+// before it commits: a consumer that is behind (rebuilding a read model,
+// say) spends about as much time in its handler's CPU work as in its
+// database, and a batch handler on SQLite's one writer would otherwise
+// leave a core idle. Consumers that batch are, by Consumer.Batch's
+// contract, not ordered, so batches may commit in either order.
+const batchesInFlight = 2
+
+// runBatches waits for a free batch slot, then takes the first waiting
+// message and every message already waiting behind it, up to MaxBatch, and
+// handles them together, up to batchesInFlight batches at a time. Taking
+// a batch only once a slot is free lets it grow while the others run. It
+// returns once the queue is closed and empty and every batch is settled.
 func (s *subscription) runBatches() {
 	defer close(s.batched)
-	for msg := range s.queue {
+	var running sync.WaitGroup
+	defer running.Wait()
+	slots := make(chan struct{}, batchesInFlight)
+	for {
+		slots <- struct{}{}
+		msg, ok := <-s.queue
+		if !ok {
+			return
+		}
 		msgs := []jetstream.Msg{msg}
 	more:
 		for len(msgs) < s.c.MaxBatch {
@@ -41,7 +61,10 @@ func (s *subscription) runBatches() {
 				break more
 			}
 		}
-		s.handleBatch(msgs)
+		running.Go(func() {
+			defer func() { <-slots }()
+			s.handleBatch(msgs)
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,5 +298,107 @@ func TestStartServerRefusesATakenPort(t *testing.T) {
 	ts := startTestServer(t)
 	if _, err := StartServer(ServerConfig{Dir: t.TempDir(), Listen: ts.addr}); err == nil {
 		t.Fatalf("second server on %s started, want an error", ts.addr)
+	}
+}
+
+// A consumer that is behind hands the next batch to its batch handler
+// while the one before is still running, so that preparing one batch and
+// committing the other overlap (batchesInFlight). A handler that takes one
+// batch at a time would never see the second call while the first waits.
+func TestNextBatchStartsWhileOneIsStillRunning(t *testing.T) {
+	ts := startTestServer(t)
+	b, _ := ts.dial(t)
+	stream, prefix := newStream(t, b)
+	subject := prefix + ".orders"
+	publishN(t, b, subject, 0, 40)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := make(chan struct{})
+	overlapped := make(chan struct{})
+	var calls, running, maxRunning atomic.Int32
+	c := bus.Consumer{Name: "projector", Stream: stream, MaxBatch: 10,
+		Batch: func(_ context.Context, ms []bus.Message) error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
+			}
+			switch calls.Add(1) {
+			case 1:
+				close(first)
+				select { // hold the first batch until another one starts
+				case <-overlapped:
+				case <-time.After(10 * time.Second):
+				}
+			case 2:
+				close(overlapped)
+			}
+			return nil
+		}}
+	sub, err := b.Subscribe(ctx, c, func(context.Context, bus.Message) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	<-first
+	select {
+	case <-overlapped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no second batch started while the first was still running")
+	}
+	eventually(t, 20*time.Second, func() bool {
+		lag, err := sub.Lag(ctx)
+		return err == nil && lag == 0
+	}, "the consumer never caught up")
+	if m := maxRunning.Load(); m > batchesInFlight {
+		t.Errorf("%d batches ran at once, want at most %d", m, batchesInFlight)
+	}
+}
+
+// While a batching consumer's batches are committing, the server keeps
+// delivering: the messages it may hold unacknowledged cover the batches
+// in flight and several full batches behind them, so a consumer that is
+// behind finds full batches waiting instead of a trickle (see
+// maxAckPending).
+func TestBatchingConsumerHoldsFullBatchesWhileBatchesRun(t *testing.T) {
+	ts := startTestServer(t)
+	b, _ := ts.dial(t)
+	stream, prefix := newStream(t, b)
+	subject := prefix + ".orders"
+	const maxBatch = 256
+	publishN(t, b, subject, 0, 6*maxBatch)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	release := make(chan struct{})
+	c := bus.Consumer{Name: "projector", Stream: stream, MaxBatch: maxBatch,
+		Batch: func(ctx context.Context, ms []bus.Message) error {
+			select { // hold every batch until the test has looked
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}}
+	sub, err := b.Subscribe(ctx, c, func(context.Context, bus.Message) error { <-release; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	defer close(release)
+	cons, err := b.js.Consumer(ctx, stream, c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 4 * maxBatch
+	held := 0
+	for deadline := time.Now().Add(20 * time.Second); held < want; time.Sleep(20 * time.Millisecond) {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = info.NumAckPending
+		if time.Now().After(deadline) {
+			t.Fatalf("with its batches held, the consumer got %d messages from the server, want at least %d (%d batches of %d)", held, want, want/maxBatch, maxBatch)
+		}
 	}
 }
