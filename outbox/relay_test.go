@@ -785,8 +785,10 @@ type flakyAsyncPublisher struct {
 }
 
 func (p *flakyAsyncPublisher) PublishAsync(m bus.Outgoing) func(context.Context) error {
-	p.mu.Lock()
+	// entityOf takes the test's own lock, which its writers hold while they
+	// take p.mu: look the entity up before taking p.mu, never under it.
 	entity := p.entityOf(m.ID)
+	p.mu.Lock()
 	if p.flying[entity] {
 		p.doubled = append(p.doubled, entity)
 	}
