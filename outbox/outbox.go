@@ -128,19 +128,16 @@ func (w *Writer) Emit(ctx context.Context, tx *sql.Tx, source, typ, id string, v
 	return nil
 }
 
-// StatementContext returns the context for the statements of a
-// transaction of InTx (see store.Group.StatementContext).
-func (w *Writer) StatementContext(ctx context.Context) context.Context {
-	return w.group.StatementContext(ctx)
-}
-
 // InTx runs fn in a transaction and, once it has committed, wakes the sink
 // so the events fn emitted are published at once. On SQLite, transactions
 // of concurrent callers commit together (store.Group), each undone alone if
 // it fails. While the bus refuses new events (its stream is full) it runs
 // nothing and returns an EUnavailable error: a write is never acknowledged
 // while its event could not be stored.
-func (w *Writer) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
+//
+// fn runs its statements with the context it is given (see
+// store.Group.InTx).
+func (w *Writer) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := w.sink.Refusing(); err != nil {
 		return herald.Errorf(herald.EUnavailable,
 			"the event bus is full and refuses new events, so this write was not made; retry once an operator has raised the stream's storage limit")

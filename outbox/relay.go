@@ -347,7 +347,7 @@ func deleteStatement(n int) string {
 // sqliteDelete runs the statement that deletes published events through
 // the database's one writer, so it never waits for SQLite's write lock.
 func (r *Relay) sqliteDelete(ctx context.Context, q string, args ...any) error {
-	return r.g.InTx(ctx, func(tx *sql.Tx) error {
+	return r.g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	})

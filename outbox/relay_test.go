@@ -744,7 +744,7 @@ func TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce(t *testing.
 		wg.Go(func() {
 			for i := range 50 {
 				ev := newEvent(t, fmt.Sprintf("w%d-%d", w, i))
-				if err := g.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+				if err := g.InTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error { return outbox.Add(ctx, tx, ev) }); err != nil {
 					t.Error(err)
 					return
 				}
@@ -866,7 +866,7 @@ func TestStreamingRelayKeepsEachEntitysOrderThroughFailures(t *testing.T) {
 				}
 				pub.mu.Unlock()
 				mu.Unlock()
-				if err := g.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Add(context.Background(), tx, ev) }); err != nil {
+				if err := g.InTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error { return outbox.Add(ctx, tx, ev) }); err != nil {
 					t.Error(err)
 					return
 				}

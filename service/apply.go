@@ -68,8 +68,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			es[i], ids[i] = e, e.ID
 		}
-		sctx := s.Writes.StatementContext(ctx)
-		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(tx *sql.Tx, i int) error { return p.Apply(sctx, tx, es[i]) })
+		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(ctx context.Context, tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
 		if err != nil {
 			if len(es) == 1 {
 				return fmt.Errorf("apply %s %s: %w", es[0].Type, es[0].ID, err)

@@ -44,7 +44,7 @@ func TestGroupCheckpointsTheLogBesideTheWriter(t *testing.T) {
 			t.Fatalf("after %d writes (some %d pages of log) the database file grew from %d to %d bytes: the log was not checkpointed",
 				written, written*4, before, size())
 		}
-		if err := g.InTx(ctx, func(tx *sql.Tx) error {
+		if err := g.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			_, err := tx.Exec(`INSERT INTO blob (b) VALUES ($1)`, row)
 			return err
 		}); err != nil {

@@ -51,7 +51,7 @@ func NewGroup(db *sql.DB) *Group {
 	return &Group{db: db, sqlite: DialectOf(db) == SQLite, MaxGroup: 64}
 }
 
-// StatementContext returns the context for the statements of fn in InTx:
+// statementContext returns the context InTx gives fn for its statements:
 // on PostgreSQL ctx itself, since a statement there may wait for another
 // instance's row lock and must end with its caller; on SQLite ctx without
 // its cancellation. The SQLite driver watches every statement run under a
@@ -60,7 +60,7 @@ func NewGroup(db *sql.DB) *Group {
 // rebuild's CPU went to starting those goroutines alone), while a statement
 // of the one writer never waits for a lock. InTx still checks ctx before it
 // runs fn.
-func (g *Group) StatementContext(ctx context.Context) context.Context {
+func (g *Group) statementContext(ctx context.Context) context.Context {
 	if g.sqlite {
 		return context.WithoutCancel(ctx)
 	}
@@ -69,10 +69,12 @@ func (g *Group) StatementContext(ctx context.Context) context.Context {
 
 // InTx runs fn in a transaction and commits it, as InTx does: if fn returns
 // an error, its changes are undone and the error is returned unchanged; if
-// it panics, likewise, with the panic as the error.
+// it panics, likewise, with the panic as the error. fn runs its statements
+// with the context it is given, which on SQLite is ctx without its
+// cancellation (see statementContext).
 // Once fn has run, InTx waits for the commit even if ctx is cancelled, so
 // that its answer is the write's real outcome.
-func (g *Group) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (g *Group) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if !g.sqlite {
 		return InTx(ctx, g.db, func(tx *sql.Tx) (err error) {
 			defer func() {
@@ -80,10 +82,11 @@ func (g *Group) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 					err = fmt.Errorf("transaction panicked: %v", r)
 				}
 			}()
-			return fn(tx)
+			return fn(ctx, tx)
 		})
 	}
-	t := &groupTx{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	sctx := g.statementContext(ctx)
+	t := &groupTx{ctx: ctx, fn: func(tx *sql.Tx) error { return fn(sctx, tx) }, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, t)
 	if !g.running {

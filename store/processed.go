@@ -62,12 +62,12 @@ func AttachConsumer(ctx context.Context, db *sql.DB, name string, subscribe func
 }
 
 // ApplyEachOnce is ApplyOnce for several events in one transaction: for each
-// i of eventIDs not recorded yet, it records it and runs apply(tx, i). It
+// i of eventIDs not recorded yet, it records it and runs apply(ctx, tx, i),
+// ctx being the statement context of Group.InTx. It
 // returns which were applied (the others were duplicates). If any apply
 // fails, nothing is recorded and the error is returned.
-func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(tx *sql.Tx, i int) error) (applied []bool, err error) {
-	sctx := g.StatementContext(ctx)
-	err = g.InTx(ctx, func(tx *sql.Tx) error {
+func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(ctx context.Context, tx *sql.Tx, i int) error) (applied []bool, err error) {
+	err = g.InTx(ctx, func(sctx context.Context, tx *sql.Tx) error {
 		applied = make([]bool, len(eventIDs))
 		now := time.Now().UTC().Format(time.RFC3339Nano)
 		record, err := tx.PrepareContext(sctx, `INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`)
@@ -83,7 +83,7 @@ func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(
 			if n, _ := res.RowsAffected(); n == 0 {
 				continue
 			}
-			if err := apply(tx, i); err != nil {
+			if err := apply(sctx, tx, i); err != nil {
 				return err
 			}
 			applied[i] = true
@@ -106,8 +106,8 @@ func ApplyEachOnce(ctx context.Context, g *Group, eventIDs []string, apply func(
 //
 // Two instances handed the same event at once (a redelivery) are safe: the
 // second waits on the first's row and, once it commits, sees the duplicate.
-func ApplyOnce(ctx context.Context, g *Group, eventID string, apply func(*sql.Tx) error) (applied bool, err error) {
-	done, err := ApplyEachOnce(ctx, g, []string{eventID}, func(tx *sql.Tx, _ int) error { return apply(tx) })
+func ApplyOnce(ctx context.Context, g *Group, eventID string, apply func(ctx context.Context, tx *sql.Tx) error) (applied bool, err error) {
+	done, err := ApplyEachOnce(ctx, g, []string{eventID}, func(ctx context.Context, tx *sql.Tx, _ int) error { return apply(ctx, tx) })
 	if err != nil {
 		return false, err
 	}

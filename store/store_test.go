@@ -80,8 +80,8 @@ func count(t *testing.T, db *sql.DB) int {
 	return n
 }
 
-func increment(tx *sql.Tx) error {
-	_, err := tx.Exec(`UPDATE counter SET n = n + 1`)
+func increment(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE counter SET n = n + 1`)
 	return err
 }
 
@@ -106,8 +106,8 @@ func testApplyOnceFailure(t *testing.T, dsn string) {
 	db := open(t, dsn, counterSchema)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	_, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-1", func(tx *sql.Tx) error {
-		if err := increment(tx); err != nil {
+	_, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-1", func(ctx context.Context, tx *sql.Tx) error {
+		if err := increment(ctx, tx); err != nil {
 			return err
 		}
 		return boom
@@ -387,7 +387,7 @@ func testGroup(t *testing.T, dsn string) {
 			ctx = cancelled
 		}
 		wg.Go(func() {
-			errs[i] = g.InTx(ctx, func(tx *sql.Tx) error {
+			errs[i] = g.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 				if _, err := tx.Exec(`INSERT INTO w (i) VALUES ($1)`, i); err != nil {
 					return err
 				}
@@ -446,13 +446,16 @@ func testGroup(t *testing.T, dsn string) {
 
 	// One at a time, each transaction is a group of its own.
 	ctx := context.Background()
-	insert := func(i int) func(tx *sql.Tx) error {
-		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO w (i) VALUES ($1)`, i); return err }
+	insert := func(i int) func(ctx context.Context, tx *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO w (i) VALUES ($1)`, i)
+			return err
+		}
 	}
-	if err := g.InTx(ctx, func(tx *sql.Tx) error { insert(1000)(tx); return boom }); !errors.Is(err, boom) {
+	if err := g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { insert(1000)(ctx, tx); return boom }); !errors.Is(err, boom) {
 		t.Errorf("a lone failing write: %v, want its error", err)
 	}
-	if err := g.InTx(ctx, func(tx *sql.Tx) error { insert(1001)(tx); panic("alone") }); err == nil || !strings.Contains(err.Error(), "panicked") {
+	if err := g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { insert(1001)(ctx, tx); panic("alone") }); err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Errorf("a lone panicking write: %v, want the panic as its error", err)
 	}
 	if err := g.InTx(ctx, insert(1002)); err != nil {

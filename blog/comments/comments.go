@@ -71,19 +71,18 @@ func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} 
 // of is an ENotFound error, and nothing is written.
 func (s *Service) Create(ctx context.Context, postID, content string) ([]Comment, error) {
 	var list []Comment
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		if list, err = listOf(sctx, tx, postID); err != nil {
+		if list, err = listOf(ctx, tx, postID); err != nil {
 			return err
 		}
 		c := Comment{ID: event.NewID(), Content: content, Status: event.StatusPending}
-		if _, err := tx.ExecContext(sctx, `INSERT INTO comments (id, post_id, content, status, version) VALUES ($1, $2, $3, $4, 1)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, post_id, content, status, version) VALUES ($1, $2, $3, $4, 1)`,
 			c.ID, postID, c.Content, c.Status); err != nil {
 			return fmt.Errorf("create comment on post %s: %w", postID, err)
 		}
 		list = append(list, c)
-		return s.w.Emit(sctx, tx, Source, event.CommentCreated, c.ID, 1,
+		return s.w.Emit(ctx, tx, Source, event.CommentCreated, c.ID, 1,
 			event.CommentData{ID: c.ID, PostID: postID, Content: c.Content, Status: c.Status})
 	})
 	return list, err

@@ -55,13 +55,12 @@ func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} 
 // event (entity version 1) in the same transaction.
 func (s *Service) Create(ctx context.Context, title string) (Post, error) {
 	p := Post{ID: event.NewID(), Title: title}
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(sctx, `INSERT INTO posts (id, title, created_at) VALUES ($1, $2, $3)`,
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO posts (id, title, created_at) VALUES ($1, $2, $3)`,
 			p.ID, p.Title, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("create post: %w", err)
 		}
-		return s.w.Emit(sctx, tx, Source, event.PostCreated, p.ID, 1, event.PostData{ID: p.ID, Title: p.Title})
+		return s.w.Emit(ctx, tx, Source, event.PostCreated, p.ID, 1, event.PostData{ID: p.ID, Title: p.Title})
 	})
 	return p, err
 }

@@ -334,7 +334,7 @@ func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus
 	}
 	s := &subscription{bus: b, c: c, h: bus.Recover(h), cons: cons}
 	deliver := s.handle
-	if c.Batch != nil && !c.Ordered {
+	if batching(c) {
 		s.startBatching()
 		deliver = s.enqueue
 	}
@@ -369,7 +369,7 @@ func maxAckPending(c bus.Consumer) int {
 	switch {
 	case c.Ordered:
 		return 1
-	case c.Batch != nil:
+	case batching(c):
 		return max(1000, 8*c.MaxBatch)
 	}
 	return 1000
@@ -379,11 +379,15 @@ func maxAckPending(c bus.Consumer) int {
 // for at a time: a batch's worth for one that batches, so that a batch is
 // not waiting on round trips for its messages.
 func pullMessages(c bus.Consumer) int {
-	if c.Batch != nil && !c.Ordered {
+	if batching(c) {
 		return max(64, c.MaxBatch)
 	}
 	return 64
 }
+
+// batching reports whether consumer c hands waiting messages to its batch
+// handler together (Consumer.Batch; never for an Ordered one).
+func batching(c bus.Consumer) bool { return c.Batch != nil && !c.Ordered }
 
 type subscription struct {
 	bus  *Bus

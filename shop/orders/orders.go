@@ -129,13 +129,12 @@ func (s *Service) Create(ctx context.Context, userID, productID int64) (Order, e
 		return Order{}, err
 	}
 	o := Order{UserID: userID, ProductID: productID, Status: StatusPlaced, Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.StmtContext(sctx, s.insert).QueryRowContext(sctx,
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := tx.StmtContext(ctx, s.insert).QueryRowContext(ctx,
 			o.UserID, o.ProductID, o.Status, o.Version, o.CreatedAt.Format(time.RFC3339Nano)).Scan(&o.ID); err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
-		return emit(sctx, s.w, tx, event.OrderCreated, o)
+		return emit(ctx, s.w, tx, event.OrderCreated, o)
 	})
 	return o, err
 }
@@ -177,23 +176,22 @@ func (s *Service) checkKnown(ctx context.Context, userID, productID int64) error
 // PostgreSQL database) exactly one emits.
 func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 	var o Order
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var created string
-		err := tx.QueryRowContext(sctx, `
+		err := tx.QueryRowContext(ctx, `
 			UPDATE orders SET status = $2, version = version + 1
 			WHERE id = $1 AND status = $3
 			RETURNING id, user_id, product_id, status, version, created_at`, id, StatusCancelled, StatusPlaced).
 			Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created)
 		if errors.Is(err, sql.ErrNoRows) { // no such order, or cancelled already
-			o, err = get(sctx, tx, id)
+			o, err = get(ctx, tx, id)
 			return err
 		}
 		if err != nil {
 			return fmt.Errorf("cancel order %d: %w", id, err)
 		}
 		o.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
-		return emit(sctx, s.w, tx, event.OrderCancelled, o)
+		return emit(ctx, s.w, tx, event.OrderCancelled, o)
 	})
 	return o, err
 }

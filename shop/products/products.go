@@ -63,14 +63,13 @@ func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} 
 // Create stores a product at version 1 with its shop.product.created.v1 event.
 func (s *Service) Create(ctx context.Context, title, image string) (Product, error) {
 	p := Product{Title: title, Image: image, Version: 1, UpdatedAt: now()}
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(sctx,
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx,
 			`INSERT INTO products (title, image, version, updated_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 			p.Title, p.Image, p.Version, p.UpdatedAt.Format(time.RFC3339Nano)).Scan(&p.ID); err != nil {
 			return fmt.Errorf("create product: %w", err)
 		}
-		return emit(sctx, s.w, tx, event.ProductCreated, p)
+		return emit(ctx, s.w, tx, event.ProductCreated, p)
 	})
 	return p, err
 }
@@ -85,24 +84,23 @@ func (s *Service) Create(ctx context.Context, title, image string) (Product, err
 // left, and their events are committed in that order.
 func (s *Service) Update(ctx context.Context, id int64, title, image *string) (Product, error) {
 	var p Product
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var updated string
-		err := tx.QueryRowContext(sctx, `
+		err := tx.QueryRowContext(ctx, `
 			UPDATE products
 			SET title = COALESCE($2, title), image = COALESCE($3, image), version = version + 1, updated_at = $4
 			WHERE id = $1 AND (COALESCE($2, title) <> title OR COALESCE($3, image) <> image)
 			RETURNING id, title, image, version, updated_at`,
 			id, title, image, now().Format(time.RFC3339Nano)).Scan(&p.ID, &p.Title, &p.Image, &p.Version, &updated)
 		if errors.Is(err, sql.ErrNoRows) { // no such product, or nothing to change
-			p, err = get(sctx, tx, id)
+			p, err = get(ctx, tx, id)
 			return err
 		}
 		if err != nil {
 			return fmt.Errorf("update product %d: %w", id, err)
 		}
 		p.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
-		return emit(sctx, s.w, tx, event.ProductUpdated, p)
+		return emit(ctx, s.w, tx, event.ProductUpdated, p)
 	})
 	return p, err
 }

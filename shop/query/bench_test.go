@@ -79,8 +79,8 @@ func BenchmarkApply(b *testing.B) {
 					es[i] = ev(b, event.OrderCreated, 1, event.OrderData{ID: order, UserID: 1 + order%1000, ProductID: 1 + order%50})
 					ids[i] = es[i].ID
 				}
-				if _, err := store.ApplyEachOnce(context.Background(), g, ids, func(tx *sql.Tx, i int) error {
-					return q.Apply(context.Background(), tx, es[i])
+				if _, err := store.ApplyEachOnce(context.Background(), g, ids, func(ctx context.Context, tx *sql.Tx, i int) error {
+					return q.Apply(ctx, tx, es[i])
 				}); err != nil {
 					b.Fatal(err)
 				}

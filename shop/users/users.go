@@ -67,17 +67,16 @@ func New(db *sql.DB, w *outbox.Writer) *Service { return &Service{db: db, w: w} 
 // decides when two instances sign the same email up at once.
 func (s *Service) Create(ctx context.Context, name, email string) (User, error) {
 	u := User{Name: strings.TrimSpace(name), Email: strings.TrimSpace(email), Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	sctx := s.w.StatementContext(ctx)
-	err := s.w.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.w.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		taken := &herald.Error{Code: herald.EConflict, Message: "a user with email " + u.Email + " already exists", Field: "body.email"}
 		var exists bool
-		if err := tx.QueryRowContext(sctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(CAST($1 AS TEXT)))`, u.Email).Scan(&exists); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(CAST($1 AS TEXT)))`, u.Email).Scan(&exists); err != nil {
 			return fmt.Errorf("create user: %w", err)
 		}
 		if exists {
 			return taken
 		}
-		if err := tx.QueryRowContext(sctx,
+		if err := tx.QueryRowContext(ctx,
 			`INSERT INTO users (name, email, version, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 			u.Name, u.Email, u.Version, u.CreatedAt.Format(time.RFC3339Nano)).Scan(&u.ID); err != nil {
 			if store.IsUniqueViolation(err) {
@@ -85,7 +84,7 @@ func (s *Service) Create(ctx context.Context, name, email string) (User, error) 
 			}
 			return fmt.Errorf("create user: %w", err)
 		}
-		return s.w.Emit(sctx, tx, Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
+		return s.w.Emit(ctx, tx, Source, event.UserCreated, strconv.FormatInt(u.ID, 10), u.Version,
 			event.UserCreatedData{ID: u.ID, Name: u.Name, Email: u.Email})
 	})
 	if err != nil {
