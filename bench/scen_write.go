@@ -43,7 +43,13 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool) 
 	if err != nil {
 		return nil, err
 	}
-	orders, err := e.serve(ctx, "orders", bus.URL("bus"), data)
+	var extra []string
+	if noFsync {
+		// As herald up --no-fsync does: atomic batches save fsyncs, so on
+		// a bus that makes none they only cost.
+		extra = append(extra, "--no-batches")
+	}
+	orders, err := e.serve(ctx, "orders", bus.URL("bus"), data, extra...)
 	if err != nil {
 		return nil, err
 	}

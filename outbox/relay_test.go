@@ -726,6 +726,15 @@ func (p *countingBatchPublisher) PublishAsync(m bus.Outgoing) func(context.Conte
 	return p.Bus.PublishAsync(m)
 }
 
+func (p *countingBatchPublisher) PublishGroup(ms []bus.Outgoing) func(context.Context) error {
+	p.mu.Lock()
+	for _, m := range ms {
+		p.count[m.ID]++
+	}
+	p.mu.Unlock()
+	return p.Bus.PublishGroup(ms)
+}
+
 // TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce: while
 // writers keep committing, a running relay publishes each event exactly
 // once, even though it deletes published events in the background while it
@@ -766,11 +775,12 @@ func TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce(t *testing.
 	}
 }
 
-// flakyAsyncPublisher is an AsyncPublisher on the real bus that fails some
-// events: an id in refuse fails its first send without publishing it, an id
-// in loseAck is published but its first acknowledgement reported lost. It
-// records the most events it had in flight at once, and any entity that had
-// two in flight.
+// flakyAsyncPublisher is a GroupPublisher on the real bus that fails some
+// events: an id in refuse fails its first send (and its group's) without
+// publishing it, an id in loseAck is published but its first
+// acknowledgement (and its group's) reported lost. It records the most
+// events it had in flight at once, any entity that had two in flight, and
+// how many groups it sent.
 type flakyAsyncPublisher struct {
 	*jetstream.Bus
 	entityOf func(id string) string
@@ -782,28 +792,48 @@ type flakyAsyncPublisher struct {
 	inFlight int
 	most     int
 	doubled  []string
+	groups   int
 }
 
 func (p *flakyAsyncPublisher) PublishAsync(m bus.Outgoing) func(context.Context) error {
-	// entityOf takes the test's own lock, which its writers hold while they
-	// take p.mu: look the entity up before taking p.mu, never under it.
-	entity := p.entityOf(m.ID)
+	return p.publish([]bus.Outgoing{m}, func() func(context.Context) error { return p.Bus.PublishAsync(m) })
+}
+
+func (p *flakyAsyncPublisher) PublishGroup(ms []bus.Outgoing) func(context.Context) error {
 	p.mu.Lock()
-	if p.flying[entity] {
-		p.doubled = append(p.doubled, entity)
+	p.groups++
+	p.mu.Unlock()
+	return p.publish(ms, func() func(context.Context) error { return p.Bus.PublishGroup(ms) })
+}
+
+// publish records ms in flight and sends them with send, unless one is to
+// be refused.
+func (p *flakyAsyncPublisher) publish(ms []bus.Outgoing, send func() func(context.Context) error) func(context.Context) error {
+	// entityOf takes the test's own lock, which its writers hold while they
+	// take p.mu: look the entities up before taking p.mu, never under it.
+	entities := make([]string, len(ms))
+	for i, m := range ms {
+		entities[i] = p.entityOf(m.ID)
 	}
-	p.flying[entity] = true
-	p.inFlight++
+	p.mu.Lock()
+	refuse, lose := false, false
+	for i, m := range ms {
+		if p.flying[entities[i]] {
+			p.doubled = append(p.doubled, entities[i])
+		}
+		p.flying[entities[i]] = true
+		p.inFlight++
+		refuse, lose = refuse || p.refuse[m.ID], lose || p.loseAck[m.ID]
+		delete(p.refuse, m.ID)
+		delete(p.loseAck, m.ID)
+	}
 	p.most = max(p.most, p.inFlight)
-	refuse, lose := p.refuse[m.ID], p.loseAck[m.ID]
-	delete(p.refuse, m.ID)
-	delete(p.loseAck, m.ID)
 	p.mu.Unlock()
 	var wait func(context.Context) error
 	if refuse {
 		wait = func(context.Context) error { return errBusDown }
 	} else {
-		wait = p.Bus.PublishAsync(m)
+		wait = send()
 	}
 	return func(ctx context.Context) error {
 		err := wait(ctx)
@@ -811,8 +841,10 @@ func (p *flakyAsyncPublisher) PublishAsync(m bus.Outgoing) func(context.Context)
 			err = errors.New("ack lost")
 		}
 		p.mu.Lock()
-		delete(p.flying, entity)
-		p.inFlight--
+		for _, e := range entities {
+			delete(p.flying, e)
+		}
+		p.inFlight -= len(ms)
 		p.mu.Unlock()
 		return err
 	}
@@ -907,5 +939,71 @@ func TestStreamingRelayKeepsEachEntitysOrderThroughFailures(t *testing.T) {
 	}
 	if len(pub.refuse)+len(pub.loseAck) > 0 {
 		t.Errorf("%d injected failures never happened", len(pub.refuse)+len(pub.loseAck))
+	}
+}
+
+// TestStreamingRelaySendsABacklogAsGroups: a relay that starts on a
+// backlog, on a GroupPublisher, sends it as groups rather than an event at
+// a time (so a bus that fsyncs every write fsyncs once per group), at most
+// groupsInFlight of them at once, and the stream holds every event once,
+// in commit order, also when a group is refused or its acknowledgement is
+// lost (sent again, the bus drops the copies). Two events of one entity
+// are never in flight at once.
+func TestStreamingRelaySendsABacklogAsGroups(t *testing.T) {
+	e := newEnv(t)
+	g := store.NewGroup(e.db)
+	const entities, versions = 100, 3
+	var mu sync.Mutex
+	byID := map[string]event.Envelope{}
+	var order []string
+	if err := g.InTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		for v := int64(1); v <= versions; v++ {
+			for entity := range entities {
+				ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", entity), v, nil)
+				if err != nil {
+					return err
+				}
+				byID[ev.ID] = ev
+				order = append(order, ev.ID)
+				if err := outbox.Add(ctx, tx, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pub := &flakyAsyncPublisher{
+		Bus: e.bus, refuse: map[string]bool{}, loseAck: map[string]bool{}, flying: map[string]bool{},
+		entityOf: func(id string) string {
+			mu.Lock()
+			defer mu.Unlock()
+			return byID[id].Subject
+		},
+	}
+	pub.refuse[order[entities/2]] = true           // a version-1 event: its group fails unsent
+	pub.loseAck[order[entities+entities/2]] = true // a version-2 event: its group is stored, the ack lost
+	relay := outbox.NewRelay(g, pub, discard)
+	relay.MaxBackoff = 100 * time.Millisecond
+	e.run(t, relay)
+	eventually(t, func() bool { return pending(t, e.db) == 0 }, "want the outbox empty")
+
+	ids := e.streamIDs(t)
+	if !slices.Equal(ids, order) {
+		t.Errorf("stream holds %d events, want the %d committed, each once in commit order", len(ids), len(order))
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if len(pub.doubled) > 0 {
+		t.Errorf("entities with two events in flight at once: %v", pub.doubled)
+	}
+	if len(pub.refuse)+len(pub.loseAck) > 0 {
+		t.Errorf("%d injected failures never happened", len(pub.refuse)+len(pub.loseAck))
+	}
+	// Each read holds one version of every entity: 100 events, sent as
+	// one group each, and two of them sent again.
+	if pub.groups < versions {
+		t.Errorf("%d groups sent for a backlog of %d events of %d entities: want at least %d", pub.groups, len(order), entities, versions)
 	}
 }

@@ -18,15 +18,40 @@ type AsyncPublisher interface {
 	PublishAsync(m bus.Outgoing) (wait func(ctx context.Context) error)
 }
 
+// GroupPublisher is an AsyncPublisher that can also send many events as
+// one unit (*jetstream.Bus is one, as atomic batches). PublishGroup
+// returns at once; wait blocks until the bus acknowledged every event of
+// ms durably (nil), or one failed, or ctx is done. After a failure any of
+// them may be stored: the relay sends them all again, and the bus drops
+// the copies by id. Like every wait, it returns in bounded time.
+type GroupPublisher interface {
+	AsyncPublisher
+	PublishGroup(ms []bus.Outgoing) (wait func(ctx context.Context) error)
+}
+
 // streamWindow is the most events a streaming relay has in flight.
 const streamWindow = 256
 
-// inFlight is an event sent and not yet settled.
+// groupMin is the fewest events a streaming relay sends as a group. A
+// group costs the bus more than it saves on a few events (an atomic batch
+// is staged in files of its own before it is stored: at 1,000 orders/s,
+// reads of one to three events sent as groups raised the propagation
+// lag's median from 7 to 41 ms); a read that long means a backlog, which
+// the group drains with one fsync instead of one per event.
+const groupMin = 32
+
+// groupsInFlight is the most groups (see GroupPublisher) a streaming relay
+// has in flight; events read while that many are, go one by one. A server
+// holds at most 50 open atomic batches per stream, for every publisher.
+const groupsInFlight = 4
+
+// inFlight is an event, or a group of events, sent and not yet settled.
 type inFlight struct {
-	x      row
-	entity string
-	wait   func(context.Context) error
-	err    error // set by the collector
+	xs       []row
+	entities []string
+	group    bool // sent with PublishGroup
+	wait     func(context.Context) error
+	err      error // set by the collector
 }
 
 // stream is Run on SQLite with an AsyncPublisher: rather than publish a
@@ -36,6 +61,11 @@ type inFlight struct {
 // back. At a steady rate most batches hold one event, and an event
 // committed while the previous one's fsync on the bus is under way would
 // otherwise wait for it; here it goes out at once.
+//
+// With a GroupPublisher, a read of groupMin events or more (a backlog)
+// goes as one group, up to groupsInFlight groups in flight: a bus that
+// fsyncs every write then fsyncs once per group, and at a rate above its
+// rate of fsyncs the reads, and so the groups, grow with the backlog.
 //
 // The orders kept are Flush's: never two events of one entity in flight,
 // so one that fails and is sent again cannot land behind its successor.
@@ -59,8 +89,10 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 			settled <- f
 		}
 	}()
+	gp, grouping := pub.(GroupPublisher)
 	busy := map[string]bool{} // entities with an event in flight
 	n := 0                    // events in flight
+	groups := 0               // groups in flight
 	next := r.lowWater()      // the last seq sent; the next read starts above it
 	var failure error         // the first failure since the last retry
 	read := true              // the outbox may hold events not yet sent
@@ -81,16 +113,39 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 	// events were sent, which is seq order since the last retry: with no
 	// failure since then, every event up to f's is acknowledged.
 	settle := func(f *inFlight) {
-		n--
-		delete(busy, f.entity)
+		n -= len(f.xs)
+		if f.group {
+			groups--
+		}
+		for _, e := range f.entities {
+			delete(busy, e)
+		}
 		if f.err != nil {
-			err := r.failed(f.x.id, f.err)
+			err := r.failed(f.xs[0].id, f.err)
 			if failure == nil {
 				failure = err
 			}
 			return
 		}
-		r.acknowledged(f.x.seq, failure == nil)
+		for _, x := range f.xs {
+			r.acknowledged(x.seq, failure == nil)
+		}
+	}
+	// send puts xs, about entities, in flight: as one group if it can.
+	send := func(xs []row, entities []string) {
+		if grouping && len(xs) >= groupMin && groups < groupsInFlight {
+			ms := make([]bus.Outgoing, len(xs))
+			for i, x := range xs {
+				ms[i] = bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload}
+			}
+			groups++
+			sent <- &inFlight{xs: xs, entities: entities, group: true, wait: gp.PublishGroup(ms)}
+			return
+		}
+		for i, x := range xs {
+			sent <- &inFlight{xs: xs[i : i+1], entities: entities[i : i+1],
+				wait: pub.PublishAsync(bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})}
+		}
 	}
 	defer func() {
 		close(sent)
@@ -113,16 +168,21 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 				backoff = min(backoff*2, r.MaxBackoff)
 			}
 			held = len(batch) == streamWindow-n
-			for _, x := range batch {
+			var entities []string
+			for i, x := range batch {
 				entity := entityOf(x.payload)
 				if busy[entity] {
 					held = true // sent once the event in flight settles
+					batch = batch[:i]
 					break
 				}
 				busy[entity] = true
-				n++
-				next = x.seq
-				sent <- &inFlight{x: x, entity: entity, wait: pub.PublishAsync(bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})}
+				entities = append(entities, entity)
+			}
+			if len(batch) > 0 {
+				n += len(batch)
+				next = batch[len(batch)-1].seq
+				send(batch, entities)
 			}
 		}
 		select {

@@ -43,6 +43,8 @@ type Bus struct {
 	log      *slog.Logger
 	replicas int
 	maxBytes int64
+	atomic   atomicStreams // streams that take atomic batches (PublishGroup)
+	batches  bool          // PublishGroup may send atomic batches (not Options.NoBatches)
 }
 
 // Options configures a Bus.
@@ -57,7 +59,11 @@ type Options struct {
 	// dead-letter stream); 0 means no limit. A full stream refuses new
 	// events (bus.ErrStreamFull) and never discards stored ones.
 	MaxBytes int64
-	Logger   *slog.Logger
+	// NoBatches makes PublishGroup send each message on its own: for a
+	// server that does not fsync every write, where an atomic batch costs
+	// more than the fsyncs it saves.
+	NoBatches bool
+	Logger    *slog.Logger
 }
 
 // New returns a Bus on nc. The caller keeps ownership of nc.
@@ -65,7 +71,7 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	// An acknowledgement that never comes (a server that died after
 	// receiving the event) fails the async publish instead of leaving it
 	// pending forever; the relay then publishes the event again.
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second), jetstream.WithPublishAsyncMaxPending(1024))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout), jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -75,7 +81,7 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas, maxBytes: opts.MaxBytes}, nil
+	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas, maxBytes: opts.MaxBytes, batches: !opts.NoBatches}, nil
 }
 
 // Dial connects to the NATS server at url, reconnecting forever after a
@@ -118,7 +124,9 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 // EnsureStream creates the stream name over subjects, or updates it to this
 // configuration, and makes sure the dead-letter stream exists. Streams keep
 // every event (no age or size limit) in files, and refuse new events rather
-// than discard old ones if a limit is ever set.
+// than discard old ones if a limit is ever set. The stream name takes
+// atomic batches (PublishGroup) where the server can (nats-server 2.12 and
+// later); an older server ignores the setting.
 //
 // Both streams get Options.Replicas copies if it is set. In automatic mode
 // (Replicas 0) each stream is offered the larger of 3 and the replicas it
@@ -143,7 +151,7 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 //   - on a single server, every call costs one refused API request.
 func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string) error {
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes},
+		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes, AllowAtomicPublish: true},
 		{Name: DLQStream, Subjects: []string{"dlq.>"}},
 	} {
 		cfg.Storage = jetstream.FileStorage
@@ -154,9 +162,11 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 		if cfg.MaxBytes == 0 {
 			cfg.MaxBytes = -1 // unlimited; also lifts a limit set earlier
 		}
-		if err := b.ensure(ctx, cfg); err != nil {
+		got, err := b.ensure(ctx, cfg)
+		if err != nil {
 			return err
 		}
+		b.atomic.record(got)
 	}
 	return nil
 }

@@ -51,10 +51,14 @@ func replicaPlan(explicit, existing int) []int {
 // to create it: the losers update it instead); an existing one is updated
 // only if it differs from cfg. Each request is retried while the cluster
 // cannot answer yet (UntilAnswered).
-func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
+//
+// It returns the stream's configuration as the server holds it, which
+// lacks any setting the server does not know (AllowAtomicPublish, on a
+// server older than 2.12).
+func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.StreamConfig, error) {
 	existing, current, err := b.streamConfig(ctx, cfg.Name)
 	if err != nil {
-		return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		return cfg, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 	}
 	var refused error // the server's answer to the offer before, if any
 	plan := replicaPlan(b.replicas, existing)
@@ -62,15 +66,15 @@ func (b *Bus) ensure(ctx context.Context, cfg jetstream.StreamConfig) error {
 		cfg.Replicas = r
 		got, err := b.createOrUpdate(ctx, cfg, current)
 		if err == nil {
-			b.logReplicas(cfg.Name, got, existing, refused)
-			return nil
+			b.logReplicas(cfg.Name, got.Replicas, existing, refused)
+			return got, nil
 		}
 		if i == len(plan)-1 || !cannotPlace(err) {
-			return fmt.Errorf("ensure stream %s with %d replicas: %w", cfg.Name, r, err)
+			return cfg, fmt.Errorf("ensure stream %s with %d replicas: %w", cfg.Name, r, err)
 		}
 		refused = err
 	}
-	return nil // not reached: plan is never empty
+	return cfg, nil // not reached: plan is never empty
 }
 
 // streamConfig returns the replicas and configuration of stream name, or 0
@@ -97,12 +101,12 @@ func (b *Bus) streamConfig(ctx context.Context, name string) (int, *jetstream.St
 }
 
 // createOrUpdate makes the stream match cfg, given its configuration now
-// (nil if it does not exist), and returns its replica count.
-func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, current *jetstream.StreamConfig) (int, error) {
+// (nil if it does not exist), and returns its configuration then.
+func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, current *jetstream.StreamConfig) (jetstream.StreamConfig, error) {
 	if current != nil && sameStream(*current, cfg) {
-		return current.Replicas, nil
+		return *current, nil
 	}
-	var replicas int
+	var got jetstream.StreamConfig
 	err := UntilAnswered(ctx, func(ctx context.Context) error {
 		var s jetstream.Stream
 		var err error
@@ -120,10 +124,10 @@ func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, cu
 		if err != nil {
 			return err
 		}
-		replicas = s.CachedInfo().Config.Replicas
+		got = s.CachedInfo().Config
 		return nil
 	})
-	return replicas, err
+	return got, err
 }
 
 // sameStream reports whether the stream configured as have already has
@@ -131,7 +135,8 @@ func (b *Bus) createOrUpdate(ctx context.Context, cfg jetstream.StreamConfig, cu
 func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.MaxBytes == want.MaxBytes &&
 		have.Replicas == want.Replicas && have.Storage == want.Storage && have.Retention == want.Retention &&
-		have.Discard == want.Discard && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect
+		have.Discard == want.Discard && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect &&
+		have.AllowAtomicPublish == want.AllowAtomicPublish
 }
 
 // logReplicas logs that stream got replicas, and why. existing is what it

@@ -59,6 +59,7 @@ type serviceFlags struct {
 	StopTimeout    time.Duration   `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
 	Pprof          bool            `env:"HERALD_PPROF" help:"Serve Go's profiles at /debug/pprof/ on every service's address (for benchmarks and diagnosis; exposes the process's internals, so off by default)."`
 	MaxStreamBytes int64           `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
+	NoBatches      bool            `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
 }
 
 type upCmd struct {

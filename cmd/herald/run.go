@@ -51,6 +51,8 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 		return err
 	}
 	m.nc = nc
+	// Atomic batches pay for themselves by saving fsyncs (--no-batches).
+	c.NoBatches = c.NoBatches || c.NoFsync
 	if err := m.start(ctx, nc, c.serviceFlags, targets, 1); err != nil {
 		m.Close(ctx)
 		return err
@@ -92,7 +94,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second
 	}
-	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, MaxBytes: f.MaxStreamBytes, Logger: m.Log})
+	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, MaxBytes: f.MaxStreamBytes, NoBatches: f.NoBatches, Logger: m.Log})
 	if err != nil {
 		return err
 	}
