@@ -59,6 +59,8 @@ type Relay struct {
 	async     bool          // a background deleter runs (Run on SQLite)
 	toDelete  chan struct{} // wakes the deleter
 
+	prepare sync.Once
+	read1   *sql.Stmt // readEvents on db, prepared once; nil if that failed
 }
 
 // NewRelay returns a relay from the outbox of g's database to pub; on
@@ -275,6 +277,9 @@ func (r *Relay) failed(id string, err error) error {
 
 // entityOf returns the entity an encoded event is about: its source and
 // subject. An event it cannot read counts as an entity of its own.
+// (json.Unmarshal into two fields was twice as fast as walking the
+// envelope's members with a json.Decoder and stopping before the data:
+// 4.0 against 8.4 µs an event.)
 func entityOf(payload []byte) string {
 	var e struct{ Source, Subject string }
 	if err := json.Unmarshal(payload, &e); err != nil || e.Subject == "" {
@@ -414,14 +419,27 @@ func (r *Relay) read(ctx context.Context, q store.Querier) ([]row, error) {
 	return r.readFrom(ctx, q, -1, r.Batch)
 }
 
+// readEvents reads the outbox in seq order, above $1, at most $2 rows.
+const readEvents = `SELECT seq, event_id, subject, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`
+
 // readFrom returns up to limit events of the outbox above seq from (above
 // published if from is lower), in seq order, without the events already
 // published and waiting for their deletion.
 func (r *Relay) readFrom(ctx context.Context, q store.Querier, from int64, limit int) ([]row, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rows, err := q.QueryContext(ctx,
-		`SELECT seq, event_id, subject, payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, max(from, r.published), limit+len(r.sent))
+	var rows *sql.Rows
+	var err error
+	if q == store.Querier(r.db) {
+		// The streaming relay reads about once per commit: parsing the
+		// statement each time cost 6% of orders' CPU.
+		r.prepare.Do(func() { r.read1, _ = r.db.PrepareContext(context.WithoutCancel(ctx), readEvents) })
+	}
+	if q == store.Querier(r.db) && r.read1 != nil {
+		rows, err = r.read1.QueryContext(ctx, max(from, r.published), limit+len(r.sent))
+	} else {
+		rows, err = q.QueryContext(ctx, readEvents, max(from, r.published), limit+len(r.sent))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}

@@ -33,6 +33,9 @@ type Group struct {
 
 	checkpointing bool      // a checkpoint is running
 	checkpointed  time.Time // when the last one ended
+
+	prepare                    sync.Once
+	savepoint, release, rollTo *sql.Stmt // the savepoint statements, prepared once; nil if that failed
 }
 
 type groupTx struct {
@@ -221,7 +224,7 @@ func runAlone(tx *sql.Tx, t *groupTx) (err error) {
 // fails or panics. An error in the savepoint statements themselves leaves tx
 // unusable, and is returned for every later caller by the commit.
 func (g *Group) inSavepoint(tx *sql.Tx, t *groupTx) (err error) {
-	if _, err := tx.Exec(`SAVEPOINT grouped`); err != nil {
+	if _, err := g.exec(tx, &g.savepoint, `SAVEPOINT grouped`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
@@ -229,13 +232,35 @@ func (g *Group) inSavepoint(tx *sql.Tx, t *groupTx) (err error) {
 			err = fmt.Errorf("transaction panicked: %v", r)
 		}
 		if err != nil {
-			if _, rerr := tx.Exec(`ROLLBACK TO grouped`); rerr != nil {
+			if _, rerr := g.exec(tx, &g.rollTo, `ROLLBACK TO grouped`); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
 			}
 		}
-		if _, rerr := tx.Exec(`RELEASE grouped`); rerr != nil && err == nil {
+		if _, rerr := g.exec(tx, &g.release, `RELEASE grouped`); rerr != nil && err == nil {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()
 	return t.fn(tx)
+}
+
+// exec runs one of the savepoint statements, q, in tx: prepared once in
+// *stmt (two statements parsed per transaction were 2% of a write
+// service's CPU), or parsed if preparing failed.
+func (g *Group) exec(tx *sql.Tx, stmt **sql.Stmt, q string) (sql.Result, error) {
+	g.prepare.Do(func() {
+		ctx := context.Background()
+		var err error
+		for _, p := range []struct {
+			into **sql.Stmt
+			q    string
+		}{{&g.savepoint, `SAVEPOINT grouped`}, {&g.release, `RELEASE grouped`}, {&g.rollTo, `ROLLBACK TO grouped`}} {
+			if *p.into, err = g.db.PrepareContext(ctx, p.q); err != nil {
+				*p.into = nil
+			}
+		}
+	})
+	if *stmt == nil {
+		return tx.Exec(q)
+	}
+	return tx.Stmt(*stmt).Exec()
 }

@@ -1,0 +1,36 @@
+package outbox
+
+import (
+	"testing"
+
+	"github.com/heraldev/herald/event"
+)
+
+// TestEntityOf: the entity of an encoded event is its source and subject,
+// however the members are ordered and whatever the data holds; one it
+// cannot read is an entity of its own.
+func TestEntityOf(t *testing.T) {
+	ev, err := event.New("/shop/orders", "shop.order.created.v1", "42", 1, map[string]any{"subject": "not this", "source": "nor this", "n": []int{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encoded, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, payload, want string
+	}{
+		{"encoded by Herald", string(encoded), "/shop/orders 42"},
+		{"data first", `{"data":{"subject":"x","source":"y"},"id":"1","subject":"7","source":"/s"}`, "/s 7"},
+		{"no source", `{"subject":"7"}`, " 7"},
+		{"no subject", `{"source":"/s","data":{}}`, `{"source":"/s","data":{}}`},
+		{"not an object", `[1,2]`, `[1,2]`},
+		{"broken", `{"source":`, `{"source":`},
+		{"subject not a string", `{"source":"/s","subject":7}`, `{"source":"/s","subject":7}`},
+	} {
+		if got := entityOf([]byte(c.payload)); got != c.want {
+			t.Errorf("%s: entityOf = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
