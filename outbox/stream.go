@@ -49,7 +49,6 @@ const groupsInFlight = 4
 type inFlight struct {
 	xs       []row
 	entities []string
-	group    bool // sent with PublishGroup
 	wait     func(context.Context) error
 	err      error // set by the collector
 }
@@ -114,7 +113,7 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 	// failure since then, every event up to f's is acknowledged.
 	settle := func(f *inFlight) {
 		n -= len(f.xs)
-		if f.group {
+		if len(f.xs) > 1 { // only groups hold more than one
 			groups--
 		}
 		for _, e := range f.entities {
@@ -139,7 +138,7 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 				ms[i] = bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload}
 			}
 			groups++
-			sent <- &inFlight{xs: xs, entities: entities, group: true, wait: gp.PublishGroup(ms)}
+			sent <- &inFlight{xs: xs, entities: entities, wait: gp.PublishGroup(ms)}
 			return
 		}
 		for i, x := range xs {

@@ -123,7 +123,9 @@ func (b *Bus) PublishGroup(ms []bus.Outgoing) (wait func(context.Context) error)
 			jetstreamext.BatchFlowControl{AckFirst: false, AckTimeout: publishTimeout})
 		if err != nil {
 			b.log.Debug("atomic batch refused, publishing its messages one by one", "messages", len(ms), "err", err)
-			err = b.publishEach(ms)(ctx)
+			// Each of those waits is bounded by the async publish timeout
+			// on its own; ctx may be spent by the batch.
+			err = b.publishEach(ms)(context.Background())
 		}
 		done <- err
 	}()
