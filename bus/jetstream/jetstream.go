@@ -506,7 +506,10 @@ func (s *subscription) deadLetter(ctx context.Context, msg jetstream.Msg, m bus.
 }
 
 // Stop implements bus.Subscription: it drains the consumer, so messages
-// already fetched are handled and acknowledged, then returns.
+// already fetched are handled and acknowledged, then returns. A message the
+// server sends while the subscription closes reaches nobody; the server
+// holds it as pending and delivers it again after AckWait (see
+// nats-io/nats.go#898), so it is late, never lost.
 func (s *subscription) Stop(ctx context.Context) error {
 	s.cc.Drain()
 	select {

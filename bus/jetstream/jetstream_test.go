@@ -27,6 +27,16 @@ func TestBusConformance(t *testing.T) {
 			Stream:  stream,
 			Subject: func(suffix string) string { return prefix + "." + suffix },
 			Restart: ts.restart,
+			Sent: func(t *testing.T, consumer string) uint64 {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, err := b.js.Consumer(ctx, stream, consumer)
+				if err != nil {
+					t.Fatalf("consumer %s: %v", consumer, err)
+				}
+				return c.CachedInfo().Delivered.Consumer
+			},
 		}
 	})
 }
