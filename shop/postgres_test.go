@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/store"
@@ -87,12 +88,36 @@ func TestWriteServicesShareAPostgresDatabaseBetweenTwoInstances(t *testing.T) {
 	waitView(t, a["query"], user, []product{})
 
 	// Every committed event is in the stream once, each entity's in version
-	// order; the updates' versions are exactly 2..21.
-	seen := map[string]bool{}
-	last := map[string]int64{}
+	// order; the updates' versions are exactly 2..21. The relays may still
+	// be at work: they publish one event of an entity per round trip, so
+	// the racing product's 20 take 20 of them. Wait until all 20 updates
+	// and the cancellation are out.
+	var msgs []jetstream.Stored
 	var lampVersions []int64
 	var cancels int
-	for _, m := range e.events() {
+	testenv.Eventually(t, 20*time.Second, func() error {
+		msgs = e.events()
+		lampVersions, cancels = nil, 0
+		for _, m := range msgs {
+			ev, err := event.Parse(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == event.ProductUpdated && ev.Subject == fmt.Sprint(p) {
+				lampVersions = append(lampVersions, ev.EntityVersion)
+			}
+			if ev.Type == event.OrderCancelled && ev.Subject == fmt.Sprint(order) {
+				cancels++
+			}
+		}
+		if len(lampVersions) < updates || cancels < 1 {
+			return fmt.Errorf("%d of %d updates and %d cancellations in the stream", len(lampVersions), updates, cancels)
+		}
+		return nil
+	})
+	seen := map[string]bool{}
+	last := map[string]int64{}
+	for _, m := range msgs {
 		ev, err := event.Parse(m.Data)
 		if err != nil {
 			t.Fatal(err)
@@ -106,12 +131,6 @@ func TestWriteServicesShareAPostgresDatabaseBetweenTwoInstances(t *testing.T) {
 			t.Errorf("%s: version %d after %d in the stream", key, ev.EntityVersion, last[key])
 		}
 		last[key] = ev.EntityVersion
-		if ev.Type == event.ProductUpdated && ev.Subject == fmt.Sprint(p) {
-			lampVersions = append(lampVersions, ev.EntityVersion)
-		}
-		if ev.Type == event.OrderCancelled && ev.Subject == fmt.Sprint(order) {
-			cancels++
-		}
 	}
 	if want := versionsFrom(2, 1+updates); !slices.Equal(lampVersions, want) {
 		t.Errorf("the product's update events carry versions %v, want %v", lampVersions, want)
