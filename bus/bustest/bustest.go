@@ -40,10 +40,11 @@ type Fixture struct {
 	// Bus must reconnect by itself. Nil skips the tests that need it.
 	Restart func(t *testing.T)
 	// Sent, if not nil, returns how many messages the bus's server has sent
-	// to the named consumer of Stream so far, redeliveries included. A test
-	// that stops a subscription waits on it first, so that nothing is on
-	// its way to the subscription as it closes. Nil skips those tests.
-	Sent func(t *testing.T, consumer string) uint64
+	// to the Bus's subscriptions so far, counted where a subscription that
+	// closes afterwards still gets them. A test that stops a subscription
+	// waits on it first, so that nothing is on its way to the subscription
+	// as it closes. Nil skips those tests.
+	Sent func(t *testing.T) uint64
 }
 
 // wait is how long the suite waits for something that should happen. It is
@@ -422,8 +423,8 @@ func testStopDrainsInFlight(t *testing.T, f Fixture) {
 	// back only after AckWait (JetStream marks it pending as it sends it,
 	// see nats-io/nats.go#898). The promise tested here is that Drain
 	// handles what reached the subscription.
-	eventually(t, wait, func() bool { return f.Sent(t, c.Name) >= uint64(len(ids)) },
-		func() string { return fmt.Sprintf("the server sent %d of %d messages", f.Sent(t, c.Name), len(ids)) })
+	eventually(t, wait, func() bool { return f.Sent(t) >= uint64(len(ids)) },
+		func() string { return fmt.Sprintf("the server sent %d of %d messages", f.Sent(t), len(ids)) })
 	stopped := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
