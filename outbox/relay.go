@@ -230,39 +230,56 @@ type BatchPublisher interface {
 	PublishAll(ctx context.Context, ms []bus.Outgoing) []error
 }
 
-// publishPipelined publishes, all at once, the longest prefix of batch in
-// which no entity has two events: the next event of an entity is sent only
-// once the previous one is acknowledged, so that one that fails and is sent
-// again later can never land behind its successor. It returns the seqs of
-// the events acknowledged, and the first failure.
+// publishPipelined publishes batch in waves: each wave sends, all at once,
+// the first event not yet sent of every entity in batch, and waits for the
+// acknowledgements. So the next event of an entity is sent only once the
+// previous one is acknowledged, and one that fails, and is sent again later,
+// can never land behind its successor; after a failure no further wave is
+// sent. A batch with many events of one entity (a row updated in a burst)
+// goes out in one call, not one Flush, and so one transaction, per event.
+// It returns the seqs of the events acknowledged, and the first failure.
 func (r *Relay) publishPipelined(ctx context.Context, bp BatchPublisher, batch []row) ([]any, error) {
-	seen := map[string]bool{}
-	var ms []bus.Outgoing
-	for _, x := range batch {
-		entity := entityOf(x.payload)
-		if seen[entity] {
-			break
-		}
-		seen[entity] = true
-		ms = append(ms, bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})
+	entities := make([]string, len(batch))
+	for i, x := range batch {
+		entities[i] = entityOf(x.payload)
 	}
 	var acked []any
-	var first error
-	for i, err := range bp.PublishAll(ctx, ms) {
-		if err != nil {
-			if first == nil {
-				first = r.failed(batch[i].id, err)
+	sent := make([]bool, len(batch))
+	for left := len(batch); left > 0; {
+		seen := map[string]bool{}
+		var wave []int // indexes into batch
+		var ms []bus.Outgoing
+		for i, x := range batch {
+			if sent[i] || seen[entities[i]] {
+				continue
 			}
-			continue
+			seen[entities[i]] = true
+			wave = append(wave, i)
+			ms = append(ms, bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})
 		}
-		r.refusing.Store(nil)
-		failpoint.Inject(failpoint.RelayAfterAck)
-		acked = append(acked, batch[i].seq)
+		var first error
+		for j, err := range bp.PublishAll(ctx, ms) {
+			i := wave[j]
+			sent[i] = true
+			left--
+			if err != nil {
+				if first == nil {
+					first = r.failed(batch[i].id, err)
+				}
+				continue
+			}
+			r.refusing.Store(nil)
+			failpoint.Inject(failpoint.RelayAfterAck)
+			acked = append(acked, batch[i].seq)
+		}
+		if first != nil {
+			if errors.Is(first, bus.ErrStreamFull) {
+				r.refusing.Store(&first)
+			}
+			return acked, first
+		}
 	}
-	if first != nil && errors.Is(first, bus.ErrStreamFull) {
-		r.refusing.Store(&first)
-	}
-	return acked, first
+	return acked, nil
 }
 
 // failed returns the error for event id's failed publish, and remembers a

@@ -324,7 +324,7 @@ type env struct {
 	bus  *jetstream.Bus
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir()}
 	e.openDB(t)
@@ -353,7 +353,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) openDB(t *testing.T) {
+func (e *env) openDB(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -463,7 +463,7 @@ func inTx(db *sql.DB, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func pending(t *testing.T, db *sql.DB) int {
+func pending(t testing.TB, db *sql.DB) int {
 	t.Helper()
 	n, err := outbox.Pending(context.Background(), db)
 	if err != nil {
@@ -1006,4 +1006,90 @@ func TestStreamingRelaySendsABacklogAsGroups(t *testing.T) {
 	if pub.groups < versions {
 		t.Errorf("%d groups sent for a backlog of %d events of %d entities: want at least %d", pub.groups, len(order), entities, versions)
 	}
+}
+
+// TestFlushSendsAnEntitysBurstInWaves: one Flush publishes a batch holding
+// five events of one entity, a wave of acknowledgements per event, rather
+// than one event of it per Flush (and transaction).
+func TestFlushSendsAnEntitysBurstInWaves(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var all []event.Envelope
+	for v := int64(1); v <= 5; v++ {
+		ev, err := event.New("test", "test.thing.changed.v1", "hot", v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ev)
+	}
+	for _, subject := range []string{"cold-1", "cold-2"} {
+		ev, err := event.New("test", "test.thing.changed.v1", subject, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ev)
+	}
+	if err := inTx(e.db, func(tx *sql.Tx) error {
+		for _, ev := range all {
+			if err := outbox.Add(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pub := &flakyBatchPublisher{Bus: e.bus, fail: map[string]bool{}}
+	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	n, err := relay.Flush(ctx)
+	if err != nil || n != len(all) {
+		t.Fatalf("Flush = %d, %v; want all %d events in one Flush", n, err, len(all))
+	}
+	if n := pending(t, e.db); n != 0 {
+		t.Fatalf("%d events still in the outbox", n)
+	}
+	id := func(ev event.Envelope) string { return ev.ID }
+	want := [][]string{{id(all[0]), id(all[5]), id(all[6])}, {id(all[1])}, {id(all[2])}, {id(all[3])}, {id(all[4])}}
+	if !slices.EqualFunc(pub.batches, want, slices.Equal) {
+		t.Errorf("waves %v, want %v: each wave the next event of every entity", pub.batches, want)
+	}
+	if got := e.streamIDs(t); !slices.Equal(got, slices.Concat(want...)) {
+		t.Errorf("stream holds %v, want %v", got, slices.Concat(want...))
+	}
+}
+
+// BenchmarkFlushBacklogOfHotEntities drains, with Flush, a backlog of
+// 1,024 events of 8 entities changed in turn (as a burst of changes to a
+// few rows leaves it), and reports events/s and Flushes per drain.
+func BenchmarkFlushBacklogOfHotEntities(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
+	var flushes int
+	for b.Loop() {
+		b.StopTimer()
+		if err := inTx(e.db, func(tx *sql.Tx) error {
+			for i := range 1024 {
+				ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", i%8), int64(1+i/8), nil)
+				if err != nil {
+					return err
+				}
+				if err := outbox.Add(ctx, tx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for pending(b, e.db) > 0 {
+			if _, err := relay.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			flushes++
+		}
+	}
+	b.ReportMetric(float64(1024*b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(flushes)/float64(b.N), "flushes/drain")
 }
