@@ -86,7 +86,7 @@ func TestInstancesSharingPostgresPublishEveryEventOnceInEntityOrder(t *testing.T
 	var instances []instance
 	for range 3 {
 		db := e.instance(t)
-		relay := outbox.NewRelay(store.NewGroup(db), &exclusivePublisher{next: e.nats.Bus, inFlight: &inFlight, overlaps: &overlaps}, discard)
+		relay := outbox.NewRelay(newGroup(t, db), &exclusivePublisher{next: e.nats.Bus, inFlight: &inFlight, overlaps: &overlaps}, discard)
 		relay.Batch = 8
 		relay.Poll = time.Hour // every publish must come from a Notify or a busy retry
 		instances = append(instances, instance{db, relay})
@@ -200,7 +200,7 @@ func TestEventCommittedWhileARelayPublishesIsNotLost(t *testing.T) {
 			}
 		}
 	}}
-	relay := outbox.NewRelay(store.NewGroup(db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, db), pub, discard)
 	if n, err := relay.Flush(ctx); err != nil || n != 1 {
 		t.Fatalf("first Flush = %d, %v; want the one committed event", n, err)
 	}

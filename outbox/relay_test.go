@@ -28,7 +28,7 @@ const (
 func TestRelayPublishesInCommitOrderAndDeletesOnlyAfterAck(t *testing.T) {
 	e := newEnv(t)
 	pub := &checkingPublisher{db: e.db, next: e.bus}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	relay.Batch = 4 // several batches
 	e.run(t, relay)
 
@@ -117,7 +117,7 @@ func TestEventsLeftByACrashArePublishedByTheNextRelay(t *testing.T) {
 	// The process restarts: reopen the database and start a relay, which
 	// needs no Notify to find the leftovers.
 	e.reopenDB(t)
-	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), e.bus, discard)
 	e.run(t, relay)
 	e.waitPublished(t, relay, len(want))
 	if got := e.streamIDs(t); !slices.Equal(got, want) {
@@ -128,7 +128,7 @@ func TestEventsLeftByACrashArePublishedByTheNextRelay(t *testing.T) {
 func TestRelayKeepsEventsWhileTheBusFailsAndPublishesOnRecovery(t *testing.T) {
 	e := newEnv(t)
 	pub := &failingPublisher{next: e.bus, up: make(chan struct{})}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	relay.MaxBackoff = 100 * time.Millisecond
 	e.run(t, relay)
 
@@ -159,7 +159,7 @@ func TestRelayKeepsEventsWhileTheBusFailsAndPublishesOnRecovery(t *testing.T) {
 func TestRelayRidesOutABrokerRestart(t *testing.T) {
 	e := newEnv(t)
 	pub := &failingPublisher{next: e.bus, up: closed()}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	relay.MaxBackoff = 200 * time.Millisecond
 	e.run(t, relay)
 
@@ -196,7 +196,7 @@ func TestRelayRidesOutABrokerRestart(t *testing.T) {
 
 func TestRelayFindsUnnotifiedEventsByPolling(t *testing.T) {
 	e := newEnv(t)
-	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), e.bus, discard)
 	relay.Poll = 100 * time.Millisecond
 	e.run(t, relay)
 	// Once the relay has published a notified event, it is idle: only its
@@ -230,7 +230,7 @@ func TestFlushDeletesOnlyTheAcknowledgedPrefix(t *testing.T) {
 		want = append(want, ev.ID)
 	}
 	pub := &failingPublisher{next: e.bus, up: closed(), failCall: 3}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	ctx := context.Background()
 
 	n, err := relay.Flush(ctx)
@@ -268,7 +268,7 @@ func TestRepublishedEventIsDroppedByTheBus(t *testing.T) {
 	// The ack is lost after the bus stored the event: the row stays and the
 	// next flush publishes it again.
 	pub := &lostAckPublisher{next: e.bus, lose: 1}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	add()
 	if _, err := relay.Flush(ctx); err == nil {
 		t.Fatal("Flush with a lost ack succeeded, want an error")
@@ -297,7 +297,7 @@ func TestRepublishedEventIsDroppedByTheBus(t *testing.T) {
 
 func TestRunReturnsWhenCancelled(t *testing.T) {
 	e := newEnv(t)
-	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), e.bus, discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
@@ -657,7 +657,7 @@ func TestPipelinedRelayKeepsEachEntitysEventsInOrder(t *testing.T) {
 		}
 	}
 	pub := &flakyBatchPublisher{Bus: e.bus, fail: fail}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	for range 100 {
 		if pending(t, e.db) == 0 {
 			break
@@ -742,7 +742,7 @@ func (p *countingBatchPublisher) PublishGroup(ms []bus.Outgoing) func(context.Co
 func TestRunningRelayDeletesInTheBackgroundAndPublishesEachEventOnce(t *testing.T) {
 	e := newEnv(t)
 	pub := &countingBatchPublisher{Bus: e.bus, count: map[string]int{}}
-	g := store.NewGroup(e.db)
+	g := newGroup(t, e.db)
 	relay := outbox.NewRelay(g, pub, discard)
 	relay.Batch = 8
 	e.run(t, relay)
@@ -858,7 +858,7 @@ func (p *flakyAsyncPublisher) publish(ms []bus.Outgoing, send func() func(contex
 // copy of a lost acknowledgement's event), and the outbox empties.
 func TestStreamingRelayKeepsEachEntitysOrderThroughFailures(t *testing.T) {
 	e := newEnv(t)
-	g := store.NewGroup(e.db)
+	g := newGroup(t, e.db)
 	const entities, versions = 20, 10
 	var mu sync.Mutex
 	byID := map[string]event.Envelope{}
@@ -951,7 +951,7 @@ func TestStreamingRelayKeepsEachEntitysOrderThroughFailures(t *testing.T) {
 // are never in flight at once.
 func TestStreamingRelaySendsABacklogAsGroups(t *testing.T) {
 	e := newEnv(t)
-	g := store.NewGroup(e.db)
+	g := newGroup(t, e.db)
 	const entities, versions = 100, 3
 	var mu sync.Mutex
 	byID := map[string]event.Envelope{}
@@ -1040,7 +1040,7 @@ func TestFlushSendsAnEntitysBurstInWaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &flakyBatchPublisher{Bus: e.bus, fail: map[string]bool{}}
-	relay := outbox.NewRelay(store.NewGroup(e.db), pub, discard)
+	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	n, err := relay.Flush(ctx)
 	if err != nil || n != len(all) {
 		t.Fatalf("Flush = %d, %v; want all %d events in one Flush", n, err, len(all))
@@ -1064,7 +1064,7 @@ func TestFlushSendsAnEntitysBurstInWaves(t *testing.T) {
 func BenchmarkFlushBacklogOfHotEntities(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
-	relay := outbox.NewRelay(store.NewGroup(e.db), e.bus, discard)
+	relay := outbox.NewRelay(newGroup(b, e.db), e.bus, discard)
 	var flushes int
 	for b.Loop() {
 		b.StopTimer()
@@ -1092,4 +1092,13 @@ func BenchmarkFlushBacklogOfHotEntities(b *testing.B) {
 	}
 	b.ReportMetric(float64(1024*b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(flushes)/float64(b.N), "flushes/drain")
+}
+
+// newGroup returns a Group on db that is closed when the test ends, before
+// db is (if db was opened first), so that no checkpoint outlives the test's
+// temporary directory.
+func newGroup(t testing.TB, db *sql.DB) *store.Group {
+	g := store.NewGroup(db)
+	t.Cleanup(g.Close)
+	return g
 }

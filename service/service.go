@@ -381,6 +381,9 @@ func (s *Service) Stop(ctx context.Context) error {
 			}
 		}
 		errs = append(errs, s.stopBackground(ctx))
+		if s.Writes != nil {
+			s.Writes.Close()
+		}
 		if s.DB != nil {
 			if err := s.DB.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close %s database: %w", s.Name, err))

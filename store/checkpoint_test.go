@@ -19,7 +19,7 @@ import (
 func TestGroupCheckpointsTheLogBesideTheWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	db := open(t, path, []store.Migration{{SQLite: `CREATE TABLE blob (b BLOB NOT NULL)`}})
-	g := store.NewGroup(db)
+	g := newGroup(t, db)
 	size := func() int64 {
 		fi, err := os.Stat(path)
 		if err != nil {

@@ -18,7 +18,9 @@ import (
 // transactions a second, however many requests wait. On PostgreSQL, which
 // groups commits itself, InTx runs each transaction alone.
 //
-// A Group needs no closing: a goroutine runs only while there is work. It is
+// Its goroutines run only while there is work: the writer while
+// transactions wait, and on SQLite a checkpoint now and then. Close waits
+// for a checkpoint under way; call it before closing the database. It is
 // safe for concurrent use.
 type Group struct {
 	db     *sql.DB
@@ -31,8 +33,10 @@ type Group struct {
 	running bool
 	commits int // database transactions committed, for tests
 
-	checkpointing bool      // a checkpoint is running
-	checkpointed  time.Time // when the last one ended
+	checkpointing bool           // a checkpoint is running
+	checkpointed  time.Time      // when the last one ended
+	closed        bool           // Close was called: no more checkpoints
+	checkpoints   sync.WaitGroup // the checkpoint running, for Close
 
 	prepare                    sync.Once
 	savepoint, release, rollTo *sql.Stmt // the savepoint statements, prepared once; nil if that failed
@@ -175,14 +179,29 @@ func (g *Group) commit(group []*groupTx) {
 func (g *Group) counted() {
 	g.mu.Lock()
 	g.commits++
-	start := g.sqlite && !g.checkpointing && time.Since(g.checkpointed) >= checkpointEvery
+	start := g.sqlite && !g.closed && !g.checkpointing && time.Since(g.checkpointed) >= checkpointEvery
 	if start {
 		g.checkpointing = true
+		g.checkpoints.Add(1)
 	}
 	g.mu.Unlock()
 	if start {
-		go g.checkpoint()
+		go func() {
+			defer g.checkpoints.Done()
+			g.checkpoint()
+		}()
 	}
+}
+
+// Close waits for a checkpoint under way and starts no more. Transactions
+// may still run through the Group until the database is closed. Without it a checkpoint could open a
+// connection while the database closes, and so recreate its files after
+// the owner removed them (a test's temporary directory, say).
+func (g *Group) Close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.checkpoints.Wait()
 }
 
 // checkpointEvery is how often a Group on SQLite copies the write-ahead

@@ -89,12 +89,12 @@ func testApplyOnce(t *testing.T, dsn string) {
 	db := open(t, dsn, counterSchema)
 	ctx := context.Background()
 	for i, want := range []bool{true, false, false} {
-		applied, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-1", increment)
+		applied, err := store.ApplyOnce(ctx, newGroup(t, db), "event-1", increment)
 		if err != nil || applied != want {
 			t.Fatalf("delivery %d: applied=%v err=%v; want applied=%v", i+1, applied, err, want)
 		}
 	}
-	if _, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-2", increment); err != nil {
+	if _, err := store.ApplyOnce(ctx, newGroup(t, db), "event-2", increment); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, db); n != 2 {
@@ -106,7 +106,7 @@ func testApplyOnceFailure(t *testing.T, dsn string) {
 	db := open(t, dsn, counterSchema)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	_, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-1", func(ctx context.Context, tx *sql.Tx) error {
+	_, err := store.ApplyOnce(ctx, newGroup(t, db), "event-1", func(ctx context.Context, tx *sql.Tx) error {
 		if err := increment(ctx, tx); err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func testApplyOnceFailure(t *testing.T, dsn string) {
 	if n := count(t, db); n != 0 {
 		t.Fatalf("a failed apply left its change behind: counter = %d", n)
 	}
-	applied, err := store.ApplyOnce(ctx, store.NewGroup(db), "event-1", increment) // the redelivery
+	applied, err := store.ApplyOnce(ctx, newGroup(t, db), "event-1", increment) // the redelivery
 	if err != nil || !applied || count(t, db) != 1 {
 		t.Fatalf("redelivery after a failure: applied=%v err=%v counter=%d; want applied once", applied, err, count(t, db))
 	}
@@ -141,7 +141,7 @@ func testConcurrentApplyOnce(t *testing.T, dsn string) {
 			db = b
 		}
 		wg.Go(func() {
-			ok, err := store.ApplyOnce(ctx, store.NewGroup(db), fmt.Sprintf("event-%d", i%events), increment)
+			ok, err := store.ApplyOnce(ctx, newGroup(t, db), fmt.Sprintf("event-%d", i%events), increment)
 			if err != nil {
 				errs <- err
 			}
@@ -374,7 +374,7 @@ func testGroup(t *testing.T, dsn string) {
 		SQLite:   `CREATE TABLE w (i INTEGER PRIMARY KEY)`,
 		Postgres: `CREATE TABLE w (i INTEGER PRIMARY KEY)`,
 	}})
-	g := store.NewGroup(db)
+	g := newGroup(t, db)
 	const n = 120
 	boom := errors.New("boom")
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -475,4 +475,13 @@ func testGroup(t *testing.T, dsn string) {
 	if fmt.Sprint(lone) != "[1002]" {
 		t.Errorf("lone writes left rows %v, want only the one that succeeded [1002]", lone)
 	}
+}
+
+// newGroup returns a Group on db that is closed when the test ends, before
+// db is (if db was opened first), so that no checkpoint outlives the test's
+// temporary directory.
+func newGroup(t testing.TB, db *sql.DB) *store.Group {
+	g := store.NewGroup(db)
+	t.Cleanup(g.Close)
+	return g
 }

@@ -29,7 +29,9 @@ func BenchmarkCreate(b *testing.B) {
 	if _, err := db.Exec(`INSERT INTO known_users (id) VALUES (1); INSERT INTO known_products (id) VALUES (1)`); err != nil {
 		b.Fatal(err)
 	}
-	s, err := orders.New(ctx, db, outbox.NewWriter(store.NewGroup(db), quietSink{}))
+	g := store.NewGroup(db)
+	defer g.Close() // before the database closes
+	s, err := orders.New(ctx, db, outbox.NewWriter(g, quietSink{}))
 	if err != nil {
 		b.Fatal(err)
 	}

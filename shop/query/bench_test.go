@@ -69,6 +69,7 @@ func BenchmarkApply(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			q, db := newQuery(b)
 			g := store.NewGroup(db)
+			b.Cleanup(g.Close)
 			order := int64(0)
 			b.ReportAllocs()
 			for b.Loop() {
