@@ -633,23 +633,10 @@ func TestPipelinedRelayKeepsEachEntitysEventsInOrder(t *testing.T) {
 	var all []event.Envelope
 	for v := int64(1); v <= 4; v++ {
 		for entity := range 10 {
-			ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", entity), v, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, ev)
+			all = append(all, thing(t, fmt.Sprintf("thing-%d", entity), v))
 		}
 	}
-	if err := inTx(e.db, func(tx *sql.Tx) error {
-		for _, ev := range all {
-			if err := outbox.Add(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	addAll(t, e.db, all)
 	fail := map[string]bool{}
 	for i, ev := range all {
 		if i%7 == 3 {
@@ -1016,29 +1003,10 @@ func TestFlushSendsAnEntitysBurstInWaves(t *testing.T) {
 	ctx := context.Background()
 	var all []event.Envelope
 	for v := int64(1); v <= 5; v++ {
-		ev, err := event.New("test", "test.thing.changed.v1", "hot", v, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, ev)
+		all = append(all, thing(t, "hot", v))
 	}
-	for _, subject := range []string{"cold-1", "cold-2"} {
-		ev, err := event.New("test", "test.thing.changed.v1", subject, 1, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, ev)
-	}
-	if err := inTx(e.db, func(tx *sql.Tx) error {
-		for _, ev := range all {
-			if err := outbox.Add(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	all = append(all, thing(t, "cold-1", 1), thing(t, "cold-2", 1))
+	addAll(t, e.db, all)
 	pub := &flakyBatchPublisher{Bus: e.bus, fail: map[string]bool{}}
 	relay := outbox.NewRelay(newGroup(t, e.db), pub, discard)
 	n, err := relay.Flush(ctx)
@@ -1068,20 +1036,11 @@ func BenchmarkFlushBacklogOfHotEntities(b *testing.B) {
 	var flushes int
 	for b.Loop() {
 		b.StopTimer()
-		if err := inTx(e.db, func(tx *sql.Tx) error {
-			for i := range 1024 {
-				ev, err := event.New("test", "test.thing.changed.v1", fmt.Sprintf("thing-%d", i%8), int64(1+i/8), nil)
-				if err != nil {
-					return err
-				}
-				if err := outbox.Add(ctx, tx, ev); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
+		backlog := make([]event.Envelope, 1024)
+		for i := range backlog {
+			backlog[i] = thing(b, fmt.Sprintf("thing-%d", i%8), int64(1+i/8))
 		}
+		addAll(b, e.db, backlog)
 		b.StartTimer()
 		for pending(b, e.db) > 0 {
 			if _, err := relay.Flush(ctx); err != nil {
@@ -1101,4 +1060,29 @@ func newGroup(t testing.TB, db *sql.DB) *store.Group {
 	g := store.NewGroup(db)
 	t.Cleanup(g.Close)
 	return g
+}
+
+// thing returns a change event of test entity subject at version v.
+func thing(t testing.TB, subject string, v int64) event.Envelope {
+	t.Helper()
+	ev, err := event.New("test", "test.thing.changed.v1", subject, v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// addAll commits evs to db's outbox in one transaction.
+func addAll(t testing.TB, db *sql.DB, evs []event.Envelope) {
+	t.Helper()
+	if err := inTx(db, func(tx *sql.Tx) error {
+		for _, ev := range evs {
+			if err := outbox.Add(context.Background(), tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
