@@ -194,9 +194,10 @@ func (g *Group) counted() {
 }
 
 // Close waits for a checkpoint under way and starts no more. Transactions
-// may still run through the Group until the database is closed. Without it a checkpoint could open a
-// connection while the database closes, and so recreate its files after
-// the owner removed them (a test's temporary directory, say).
+// may still run through the Group until the database is closed. Without
+// it, a checkpoint could open a connection while the database closes, and
+// so recreate its files after the owner removed them (a test's temporary
+// directory, say).
 func (g *Group) Close() {
 	g.mu.Lock()
 	g.closed = true
