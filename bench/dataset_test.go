@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/shop"
 	"github.com/heraldev/herald/shop/query"
 )
 
@@ -46,7 +47,7 @@ func TestDatasetIsDeterministicAndAnswersLikeTheQueryService(t *testing.T) {
 
 func TestDatasetEventsAreValidAndStopAtTheLimit(t *testing.T) {
 	d := Dataset{Seed: 1, Users: 30, Products: 10, OrdersPerUser: 5}
-	reg := event.Shop()
+	reg := shop.App().Registry()
 	n := 0
 	err := d.Events(0, func(e event.Envelope) error {
 		n++

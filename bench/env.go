@@ -82,17 +82,11 @@ func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *
 	return p, c, nil
 }
 
-// addrFlags are the listen-address flags of the services.
-var addrFlags = map[string]string{
-	"users": "--users-addr", "products": "--products-addr", "orders": "--orders-addr", "query": "--query-addr",
-	"gateway": "--gateway-addr",
-}
-
 // serve runs herald serve service against the bus at busURL with its data
 // in dataDir, on a free port, with profiling on (HERALD_PPROF); extra are
 // more flags.
 func (e *env) serve(ctx context.Context, service, busURL, dataDir string, extra ...string) (*proc, error) {
-	args := []string{"serve", service, "--nats", busURL, "--data", dataDir, addrFlags[service], "127.0.0.1:0"}
+	args := []string{"serve", service, "--nats", busURL, "--data", dataDir, "--addr", service + "=127.0.0.1:0"}
 	args = append(args, extra...)
 	p, err := e.procs.start(ctx, service, args...)
 	if err != nil {

@@ -36,7 +36,7 @@ func BenchmarkParseValidateDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg := event.Shop()
+	reg := shopRegistry()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -58,22 +58,21 @@ func CheckBlogType(typ string) error {
 	return nil
 }
 
-// Blog is the registry of every blog event type Herald's blog services
-// understand. Other types may travel on the blog's bus; Herald's services
-// never subscribe to them.
-func Blog() *Registry {
-	r := &Registry{}
-	Register[PostData](r, PostCreated)
-	Register[CommentData](r, CommentCreated)
-	Register[CommentData](r, CommentModerated)
-	Register[CommentData](r, CommentUpdated)
-	return r
-}
+// The blog's event types. Each is declared by the service that owns it (see
+// package catalogue) and named by the services that consume it. Other types
+// may travel on the blog's bus, posted to the gateway by services outside
+// Herald; Herald's own blog services never subscribe to them.
+var (
+	PostCreatedDef      = Define[PostData](PostCreated, "A post was written.")
+	CommentCreatedDef   = Define[CommentData](CommentCreated, "A comment was written; its status is pending until moderated.")
+	CommentModeratedDef = Define[CommentData](CommentModerated, "Moderation decided a comment's status (approved or rejected).")
+	CommentUpdatedDef   = Define[CommentData](CommentUpdated, "A comment changed (its moderated status applied); data is the whole comment.")
+)
 
 // PostData is the payload of PostCreated.
 type PostData struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
+	ID    string `json:"id" minLength:"1" doc:"Post id"`
+	Title string `json:"title" minLength:"1"`
 }
 
 func (d PostData) Validate() error {
@@ -83,10 +82,10 @@ func (d PostData) Validate() error {
 // CommentData is the payload of CommentCreated, CommentModerated and
 // CommentUpdated: the comment's whole state after the change.
 type CommentData struct {
-	ID      string `json:"id"`
-	PostID  string `json:"postId"`
-	Content string `json:"content"`
-	Status  string `json:"status"`
+	ID      string `json:"id" minLength:"1" doc:"Comment id"`
+	PostID  string `json:"postId" minLength:"1"`
+	Content string `json:"content" minLength:"1"`
+	Status  string `json:"status" enum:"pending,approved,rejected"`
 }
 
 func (d CommentData) Validate() error {

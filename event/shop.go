@@ -17,36 +17,21 @@ const (
 	ShopSubjects   = "shop.>" // every subject of the SHOP stream
 )
 
-// Subject returns the NATS subject an event type travels on: for a shop
-// type, the type without its version suffix ("shop.order.created.v1" →
-// "shop.order.created"); for a blog type, BlogSubject's.
-func Subject(typ string) string {
-	switch typ {
-	case PostCreated, CommentCreated, CommentModerated, CommentUpdated:
-		return BlogSubject(typ)
-	}
-	if i := strings.LastIndex(typ, "."); i > 0 && strings.HasPrefix(typ[i+1:], "v") {
-		return typ[:i]
-	}
-	return typ
-}
-
-// Shop is the registry of every shop event type.
-func Shop() *Registry {
-	r := &Registry{}
-	Register[UserCreatedData](r, UserCreated)
-	Register[ProductData](r, ProductCreated)
-	Register[ProductData](r, ProductUpdated)
-	Register[OrderData](r, OrderCreated)
-	Register[OrderData](r, OrderCancelled)
-	return r
-}
+// The shop's event types. Each is declared by the service that owns it (see
+// package catalogue) and named by the services that consume it.
+var (
+	UserCreatedDef    = Define[UserCreatedData](UserCreated, "A user signed up.")
+	ProductCreatedDef = Define[ProductData](ProductCreated, "A product was added to the catalogue; data is the whole product.")
+	ProductUpdatedDef = Define[ProductData](ProductUpdated, "A product's title or image changed; data is the whole product after the change.")
+	OrderCreatedDef   = Define[OrderData](OrderCreated, "A user ordered a product.")
+	OrderCancelledDef = Define[OrderData](OrderCancelled, "An order was cancelled; data repeats the order's user and product.")
+)
 
 // UserCreatedData is the payload of shop.user.created.v1.
 type UserCreatedData struct {
-	ID    int64  `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID    int64  `json:"id" minimum:"1" doc:"User id"`
+	Name  string `json:"name" minLength:"1" doc:"Display name"`
+	Email string `json:"email" minLength:"1" doc:"Email address"`
 }
 
 func (d UserCreatedData) Validate() error {
@@ -56,9 +41,9 @@ func (d UserCreatedData) Validate() error {
 // ProductData is the payload of shop.product.created.v1 and
 // shop.product.updated.v1: the product's whole state after the change.
 type ProductData struct {
-	ID    int64  `json:"id"`
-	Title string `json:"title"`
-	Image string `json:"image"`
+	ID    int64  `json:"id" minimum:"1" doc:"Product id"`
+	Title string `json:"title" minLength:"1"`
+	Image string `json:"image" minLength:"1" doc:"Image URL or file name, as given"`
 }
 
 func (d ProductData) Validate() error {
@@ -69,9 +54,9 @@ func (d ProductData) Validate() error {
 // shop.order.cancelled.v1. A cancellation repeats the order's user and product
 // so a projection can apply it even before it has seen the order.
 type OrderData struct {
-	ID        int64 `json:"id"`
-	UserID    int64 `json:"userId"`
-	ProductID int64 `json:"productId"`
+	ID        int64 `json:"id" minimum:"1" doc:"Order id"`
+	UserID    int64 `json:"userId" minimum:"1"`
+	ProductID int64 `json:"productId" minimum:"1"`
 }
 
 func (d OrderData) Validate() error {

@@ -38,9 +38,8 @@ func TestRefusedPushFlagFailsStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := e.cfg
-	cfg.DataDir = t.TempDir()
 	cfg.Push = []string{"http://10.0.0.1/hook"}
-	gw, err := gateway.Build(ctx, cfg, e.bus)
+	gw, err := build(ctx, t.TempDir(), cfg, e.bus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +56,8 @@ func TestRefusedPushFlagFailsStart(t *testing.T) {
 		{func(c *gateway.Config) { c.Secret = "whsec_???" }, "--push-secret"},
 	} {
 		cfg := e.cfg
-		cfg.DataDir = t.TempDir()
 		c.change(&cfg)
-		if _, err := gateway.Build(ctx, cfg, e.bus); err == nil || !strings.Contains(err.Error(), c.says) {
+		if _, err := build(ctx, t.TempDir(), cfg, e.bus); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("Build: %v, want an error naming %s", err, c.says)
 		}
 	}

@@ -16,17 +16,18 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"net/http"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
 	"github.com/heraldev/herald/bus"
-	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/event"
-	"github.com/heraldev/herald/httpapi"
-	"github.com/heraldev/herald/service"
-	"github.com/heraldev/herald/store"
 )
 
 // Name is the gateway's service name.
@@ -42,13 +43,9 @@ const (
 	FlagSecret = "--push-secret"
 )
 
-// Config configures the gateway.
+// Config configures the gateway's push subscriptions. Where it listens and
+// keeps its database are the catalogue's to say (catalogue.Build).
 type Config struct {
-	// DataDir holds the subscriptions database, <DataDir>/blog-gateway.db.
-	DataDir  string
-	Addr     string       // listen address, "host:port"
-	AddrFlag string       // the flag that sets Addr, for error messages
-	Logger   *slog.Logger // default: discard
 	// Push lists subscriber URLs (from --push). Each gets a subscription
 	// configured by flag: tutorial format, every type, events from its
 	// creation on. Flag subscriptions are managed only by this list: one it
@@ -76,9 +73,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	if len(c.Allow) == 0 {
 		c.Allow = []string{"loopback"}
 	}
@@ -95,45 +89,86 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Build opens the subscriptions database and returns the gateway service,
-// ready to Listen and Start; b must already hold the BLOG stream. The push
-// workers start with the service (OnStart) and stop with it (OnStop). Build
-// fails, naming the flag to change, if Secret or an Allow entry is malformed;
-// a --push URL the allowlist refuses fails Start.
-func Build(ctx context.Context, cfg Config, b *jetstream.Bus) (*service.Service, error) {
+// ConsumerPrefix begins the name of every push subscription's durable
+// consumer: blog-push-<id>.
+const ConsumerPrefix = "blog-push-"
+
+// Descriptor describes the gateway, configured by cfg, to the catalogue. It
+// takes events from outside Herald on any blog.event.<type> subject, and
+// pushes every event to subscribers, one durable consumer per subscription.
+// Its setup fails, naming the flag to change, if Secret or an Allow entry
+// is malformed; a --push URL the allowlist refuses fails Start.
+func Descriptor(cfg Config) catalogue.Service {
 	cfg = cfg.withDefaults()
+	return catalogue.Service{
+		Name:       Name,
+		Summary:    "The blog bus's HTTP face: POST /events in, GET /events for history, pushes to subscribers' POST /events.",
+		Addr:       "127.0.0.1:4005",
+		Migrations: Migrations,
+		Ingress:    event.BlogEventSubjects,
+		Consumes: []catalogue.Consumer{{
+			Name: ConsumerPrefix, PerSubscription: true, All: event.BlogEventSubjects,
+			Doc: "Pushes every event (or those of the subscription's types) to the subscriber's URL, in order, retrying with backoff.",
+		}},
+		CORS: true,
+		Check: func() error {
+			if _, err := parseAllow(cfg.Allow); err != nil {
+				return fmt.Errorf("gateway: %w; fix %s", err, FlagAllow)
+			}
+			if _, err := parseSecret(cfg.Secret); err != nil {
+				return fmt.Errorf("gateway: %w; fix %s", err, FlagSecret)
+			}
+			return nil
+		},
+		Impl: catalogue.Implement(func(_ context.Context, rt *catalogue.Runtime) (handlers, error) {
+			return setup(rt, cfg)
+		}, register),
+	}
+}
+
+// handlers are what the gateway's routes serve.
+type handlers struct {
+	events *events
+	pusher *pusher
+}
+
+// setup builds the gateway on rt: its event intake and history, which
+// validate the app's own event types (rt.App's registry), and its push
+// workers, which start with the service (OnStart) and stop with it
+// (OnStop).
+func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
+	if rt.Bus == nil {
+		return handlers{}, errors.New("the gateway reads and writes the JetStream bus itself; build it with catalogue.Deps.Bus")
+	}
 	allow, err := parseAllow(cfg.Allow)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w; fix %s", err, FlagAllow)
+		return handlers{}, fmt.Errorf("%w; fix %s", err, FlagAllow)
 	}
-	if _, err := parseSecret(cfg.Secret); err != nil {
-		return nil, fmt.Errorf("gateway: %w; fix %s", err, FlagSecret)
-	}
-	s := service.New(Name, cfg.Logger)
-	s.Addr, s.AddrFlag = cfg.Addr, cfg.AddrFlag
-	s.CORS = true
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "blog-gateway.db"), Migrations)
-	if err != nil {
-		return nil, fmt.Errorf("open gateway db: %w", err)
-	}
-	s.UseDB(db)
 	m := newMetrics()
-	if err := m.register(s.Metrics); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("gateway: %w", err)
+	if err := m.register(rt.Module.Metrics); err != nil {
+		return handlers{}, err
 	}
-	subs := &subStore{db: db}
 	p := &pusher{
-		cfg: cfg, bus: b, subs: subs, allow: allow, log: s.Log, metrics: m,
+		cfg: cfg, bus: rt.Bus, subs: &subStore{db: rt.DB}, allow: allow, log: rt.Log, metrics: m,
 		client: newClient(allow, cfg.Timeout), running: map[string]bus.Subscription{},
 	}
-	ev := &events{bus: b, reg: event.Blog(), log: s.Log, metrics: m}
-	s.Mux.HandleFunc("POST /events", ev.post)
-	s.Mux.HandleFunc("GET /events", ev.get)
-	api := httpapi.NewAPI(s.Mux, "Herald blog gateway", "1.0.0")
-	registerSubscriptions(api, p, s.Log)
+	rt.Module.OnStart = func(ctx context.Context, _ bus.Bus) error { return p.start(ctx) }
+	rt.Module.OnStop = p.stop
+	return handlers{events: &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m}, pusher: p}, nil
+}
+
+// register serves POST and GET /events (plain handlers: they read and
+// stream bodies themselves, documented in the API by documentEvents) and
+// the subscriptions API.
+func register(api huma.API, h handlers, log *slog.Logger) {
+	plain := func(method string, serve func(w http.ResponseWriter, r *http.Request)) {
+		api.Adapter().Handle(&huma.Operation{Method: method, Path: "/events"}, func(ctx huma.Context) {
+			r, w := humago.Unwrap(ctx)
+			serve(w, r)
+		})
+	}
+	plain(http.MethodPost, func(w http.ResponseWriter, r *http.Request) { h.events.post(w, r) })
+	plain(http.MethodGet, func(w http.ResponseWriter, r *http.Request) { h.events.get(w, r) })
+	registerSubscriptions(api, h.pusher, log)
 	documentEvents(api)
-	s.OnStart = func(ctx context.Context, _ bus.Bus) error { return p.start(ctx) }
-	s.OnStop = p.stop
-	return s, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/gateway"
@@ -46,8 +47,7 @@ func fast(c *gateway.Config) {
 // newEnv starts NATS and a gateway configured by fast and then opts.
 func newEnv(t *testing.T, opts ...func(*gateway.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), cfg: gateway.Config{Addr: "127.0.0.1:0"}}
-	e.cfg.DataDir = e.dir
+	e := &env{t: t, dir: t.TempDir()}
 	fast(&e.cfg)
 	for _, o := range opts {
 		o(&e.cfg)
@@ -81,7 +81,7 @@ func (e *env) startGateway() {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	gw, err := gateway.Build(ctx, e.cfg, e.bus)
+	gw, err := build(ctx, e.dir, e.cfg, e.bus)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -89,6 +89,12 @@ func (e *env) startGateway() {
 		e.t.Fatal(err)
 	}
 	e.gw = gw
+}
+
+// build builds the gateway as the blog's catalogue does, with cfg and its
+// database in dir, on a random loopback port.
+func build(ctx context.Context, dir string, cfg gateway.Config, b *jetstream.Bus) (*service.Service, error) {
+	return blog.Build(ctx, gateway.Name, blog.Config{Config: service.Config{DataDir: dir, Addr: "127.0.0.1:0"}, Gateway: cfg}, b)
 }
 
 func (e *env) stopGateway() {

@@ -53,7 +53,7 @@ type subscription struct {
 
 // Consumer returns the name of the subscription's durable consumer, under
 // which its dead letters are listed.
-func (s subscription) Consumer() string { return "blog-push-" + s.ID }
+func (s subscription) Consumer() string { return ConsumerPrefix + s.ID }
 
 // subStore keeps subscriptions in the gateway's database. It is safe for
 // concurrent use.

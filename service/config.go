@@ -13,7 +13,7 @@ import (
 	"github.com/heraldev/herald/store"
 )
 
-// Config is how an app's wiring (shop.Build, blog.Build) sets up one service.
+// Config is how one service is set up: catalogue.Build takes it.
 type Config struct {
 	// DataDir holds the service's SQLite database, <DataDir>/<base>.db, unless
 	// DB names another.
@@ -36,6 +36,9 @@ type Config struct {
 	MaxDeliver int
 	Backoff    []time.Duration
 	AckWait    time.Duration
+	// Pprof serves Go's profiles on the service's address (see
+	// Service.Pprof). Off by default.
+	Pprof bool
 	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
 	// failures; production leaves it nil.
 	Wrap func(bus.Handler) bus.Handler

@@ -10,9 +10,6 @@ import (
 	"github.com/heraldev/herald/outbox"
 )
 
-// Subjects are the subjects comments consumes.
-var Subjects = []string{event.Subject(event.PostCreated), event.Subject(event.CommentModerated)}
-
 // Apply folds one validated event into the comments database inside tx, the
 // transaction that records the event as processed:
 //

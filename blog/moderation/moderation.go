@@ -26,9 +26,6 @@ var DefaultBannedWords = []string{"orange"}
 // decisions and the record of the events it has applied.
 var Migrations = []store.Migration{outbox.Schema, store.ProcessedSchema}
 
-// Subjects are the subjects moderation consumes.
-var Subjects = []string{event.Subject(event.CommentCreated)}
-
 // Moderator decides comments. It is safe for concurrent use.
 type Moderator struct {
 	banned []string // lower case

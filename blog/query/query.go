@@ -49,15 +49,6 @@ var Migrations = []store.Migration{
 	CREATE INDEX comments_post ON comments (post_id, created_us, id);`},
 }
 
-// Subjects are the subjects the query service consumes. They are listed,
-// not "blog.>", so the consumer does not also receive the redrive subjects
-// of other consumers.
-var Subjects = []string{
-	event.Subject(event.PostCreated),
-	event.Subject(event.CommentCreated),
-	event.Subject(event.CommentUpdated),
-}
-
 // Post is a post with its comments, as the tutorial's query service shows it.
 type Post struct {
 	ID       string    `json:"id"`

@@ -23,11 +23,12 @@ type cli struct {
 	LogLevel  slog.Level `default:"info" env:"HERALD_LOG_LEVEL" help:"Log level: debug, info, warn or error."`
 	LogFormat string     `default:"text" enum:"text,json" env:"HERALD_LOG_FORMAT" help:"Log format: text or json."`
 
-	Up    upCmd    `cmd:"" help:"Run the shop and the blog (or the apps or services named) and an embedded NATS JetStream bus in one process."`
-	Serve serveCmd `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
-	Bus   busCmd   `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
-	DLQ   dlqCmd   `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
-	Probe probeCmd `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
+	Up        upCmd        `cmd:"" help:"Run the shop and the blog (or the apps or services named) and an embedded NATS JetStream bus in one process."`
+	Serve     serveCmd     `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
+	Bus       busCmd       `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
+	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
+	Catalogue catalogueCmd `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
+	Probe     probeCmd     `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
 
 	Bench       benchCmd       `cmd:"" help:"Benchmark Herald on this machine against anchors (plain net/http, raw JetStream, a synchronous query service); writes results.json, chart.svg and CPU profiles."`
 	BenchAnchor benchAnchorCmd `cmd:"" name:"bench-anchor" hidden:"" help:"Run one of herald bench's anchors (started by herald bench)."`
@@ -35,31 +36,23 @@ type cli struct {
 
 // serviceFlags are the settings shared by up and serve.
 type serviceFlags struct {
-	Data           string          `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
-	DB             string          `name:"db" env:"HERALD_DB" help:"Database of the one write service being run (users, products, orders, posts, comments or moderation): a postgres:// URL, or a SQLite file path. Default: a SQLite file in --data."`
-	Replica        string          `env:"HERALD_REPLICA" help:"Name of this query replica (query, blog-query): its own read model in --data and its own durable consumer, built from the stream's history when new."`
-	UsersAddr      string          `default:"127.0.0.1:8081" env:"HERALD_USERS_ADDR" help:"Listen address of the users service."`
-	ProductsAddr   string          `default:"127.0.0.1:8082" env:"HERALD_PRODUCTS_ADDR" help:"Listen address of the products service."`
-	OrdersAddr     string          `default:"127.0.0.1:8083" env:"HERALD_ORDERS_ADDR" help:"Listen address of the orders service."`
-	QueryAddr      string          `default:"127.0.0.1:8084" env:"HERALD_QUERY_ADDR" help:"Listen address of the shop query service."`
-	PostsAddr      string          `default:"127.0.0.1:4000" env:"HERALD_POSTS_ADDR" help:"Listen address of the blog's posts service."`
-	CommentsAddr   string          `default:"127.0.0.1:4001" env:"HERALD_COMMENTS_ADDR" help:"Listen address of the blog's comments service."`
-	BlogQueryAddr  string          `default:"127.0.0.1:4002" env:"HERALD_BLOG_QUERY_ADDR" help:"Listen address of the blog's query service."`
-	ModerationAddr string          `default:"127.0.0.1:4003" env:"HERALD_MODERATION_ADDR" help:"Listen address of the blog's moderation service."`
-	GatewayAddr    string          `default:"127.0.0.1:4005" env:"HERALD_GATEWAY_ADDR" help:"Listen address of the blog bus's HTTP gateway (POST/GET /events, /subscriptions)."`
-	BannedWords    []string        `default:"orange" env:"HERALD_BANNED_WORDS" help:"Words that make moderation reject a comment (comma-separated; case-insensitive)."`
-	Push           []string        `env:"HERALD_PUSH" help:"URLs the gateway POSTs every blog event to, tutorial style (comma-separated), e.g. http://localhost:4006/events."`
-	PushSecret     string          `env:"HERALD_PUSH_SECRET" help:"Standard Webhooks secret (whsec_<base64>) that signs pushes to --push URLs; empty for unsigned."`
-	PushAllow      []string        `default:"loopback" env:"HERALD_PUSH_ALLOW" help:"Where the gateway may push: loopback, private, any, CIDRs, IPs or host names (comma-separated). Link-local and cloud metadata addresses are always refused."`
-	PushTimeout    time.Duration   `default:"10s" env:"HERALD_PUSH_TIMEOUT" help:"How long a push subscriber may take to answer one delivery."`
-	PushMaxDeliver int             `default:"15" env:"HERALD_PUSH_MAX_DELIVER" help:"Attempts at pushing an event before it is dead-lettered (with the default backoff, about 40 minutes of trying)."`
-	PushBackoff    []time.Duration `default:"1s,2s,5s,10s,30s,1m,2m,5m" env:"HERALD_PUSH_BACKOFF" help:"Waits between push attempts (comma-separated; the last repeats)."`
-	MaxDeliver     int             `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
-	AckWait        time.Duration   `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
-	StopTimeout    time.Duration   `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
-	Pprof          bool            `env:"HERALD_PPROF" help:"Serve Go's profiles at /debug/pprof/ on every service's address (for benchmarks and diagnosis; exposes the process's internals, so off by default)."`
-	MaxStreamBytes int64           `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
-	NoBatches      bool            `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
+	Data           string            `default:"./herald-data" env:"HERALD_DATA" help:"Directory for the services' databases (and the embedded bus's streams)."`
+	DB             string            `name:"db" env:"HERALD_DB" help:"Database of the one write service being run (users, products, orders, posts, comments or moderation): a postgres:// URL, or a SQLite file path. Default: a SQLite file in --data."`
+	Replica        string            `env:"HERALD_REPLICA" help:"Name of this query replica (query, blog-query): its own read model in --data and its own durable consumer, built from the stream's history when new."`
+	Addr           map[string]string `name:"addr" mapsep:";" placeholder:"SERVICE=HOST:PORT" env:"HERALD_ADDR" help:"Listen address of a service (repeat the flag, or separate with ';'). --<service>-addr HOST:PORT and HERALD_<SERVICE>_ADDR set it too. Defaults: ${addrs}."`
+	BannedWords    []string          `default:"orange" env:"HERALD_BANNED_WORDS" help:"Words that make moderation reject a comment (comma-separated; case-insensitive)."`
+	Push           []string          `env:"HERALD_PUSH" help:"URLs the gateway POSTs every blog event to, tutorial style (comma-separated), e.g. http://localhost:4006/events."`
+	PushSecret     string            `env:"HERALD_PUSH_SECRET" help:"Standard Webhooks secret (whsec_<base64>) that signs pushes to --push URLs; empty for unsigned."`
+	PushAllow      []string          `default:"loopback" env:"HERALD_PUSH_ALLOW" help:"Where the gateway may push: loopback, private, any, CIDRs, IPs or host names (comma-separated). Link-local and cloud metadata addresses are always refused."`
+	PushTimeout    time.Duration     `default:"10s" env:"HERALD_PUSH_TIMEOUT" help:"How long a push subscriber may take to answer one delivery."`
+	PushMaxDeliver int               `default:"15" env:"HERALD_PUSH_MAX_DELIVER" help:"Attempts at pushing an event before it is dead-lettered (with the default backoff, about 40 minutes of trying)."`
+	PushBackoff    []time.Duration   `default:"1s,2s,5s,10s,30s,1m,2m,5m" env:"HERALD_PUSH_BACKOFF" help:"Waits between push attempts (comma-separated; the last repeats)."`
+	MaxDeliver     int               `default:"5" env:"HERALD_MAX_DELIVER" help:"Attempts at handling an event before it goes to the dead-letter stream."`
+	AckWait        time.Duration     `default:"30s" env:"HERALD_ACK_WAIT" help:"How long a handler may take before its event is delivered again."`
+	StopTimeout    time.Duration     `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
+	Pprof          bool              `env:"HERALD_PPROF" help:"Serve Go's profiles at /debug/pprof/ on every service's address (for benchmarks and diagnosis; exposes the process's internals, so off by default)."`
+	MaxStreamBytes int64             `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
+	NoBatches      bool              `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
 }
 
 type upCmd struct {
@@ -78,7 +71,9 @@ type serveCmd struct {
 
 func main() {
 	var c cli
-	k := kong.Parse(&c, kongOptions()...)
+	parser := kong.Must(&c, kongOptions()...)
+	k, err := parser.Parse(addrAliases(os.Args[1:], apps(serviceFlags{}).Names()))
+	parser.FatalIfErrorf(err)
 	log := newLogger(os.Stderr, c.LogLevel, c.LogFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,6 +94,13 @@ func main() {
 		}
 		return
 	}
+	if strings.HasPrefix(k.Command(), "catalogue") {
+		if err := m.Catalogue(c.Catalogue); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if k.Command() == "probe <url>" {
 		if err := m.Probe(ctx, c.Probe); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)
@@ -106,7 +108,6 @@ func main() {
 		}
 		return
 	}
-	var err error
 	switch k.Command() {
 	case "up", "up <targets>":
 		err = m.Up(ctx, c.Up)
@@ -135,11 +136,18 @@ func main() {
 
 // kongOptions configure the command line parser; tests use them too.
 func kongOptions() []kong.Option {
+	all := apps(serviceFlags{})
+	var addrs []string
+	for _, a := range all {
+		for _, s := range a.Services {
+			addrs = append(addrs, s.Name+"="+s.Addr)
+		}
+	}
 	return []kong.Option{
 		kong.Name("herald"),
 		kong.Description("Event-driven microservices with a query service, on a durable NATS JetStream bus."),
 		kong.UsageOnError(),
-		kong.Vars{"targets": strings.Join(targetNames(), ",")},
+		kong.Vars{"targets": strings.Join(all.TargetNames(), ","), "addrs": strings.Join(addrs, ", "), "apps": strings.Join(appNames(all), ",")},
 	}
 }
 

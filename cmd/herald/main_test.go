@@ -17,18 +17,27 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/shop/query"
 )
 
 // testFlags are the service flags with every port random.
 func testFlags(dir string) serviceFlags {
 	return serviceFlags{
-		Data:      dir,
-		UsersAddr: "127.0.0.1:0", ProductsAddr: "127.0.0.1:0", OrdersAddr: "127.0.0.1:0", QueryAddr: "127.0.0.1:0",
-		PostsAddr: "127.0.0.1:0", CommentsAddr: "127.0.0.1:0", BlogQueryAddr: "127.0.0.1:0", ModerationAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		Data:        dir,
+		Addr:        randomAddrs(),
 		BannedWords: []string{"orange"}, PushAllow: []string{"loopback"}, PushTimeout: 5 * time.Second, PushMaxDeliver: 5,
 		PushBackoff: []time.Duration{50 * time.Millisecond},
 		MaxDeliver:  3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
 	}
+}
+
+// randomAddrs puts every service of the catalogue on a random loopback port.
+func randomAddrs() map[string]string {
+	addrs := map[string]string{}
+	for _, name := range apps(serviceFlags{}).Names() {
+		addrs[name] = "127.0.0.1:0"
+	}
+	return addrs
 }
 
 func up(t *testing.T, dir string) *Main {
@@ -125,7 +134,7 @@ func TestPortInUseNamesTheFlagToChange(t *testing.T) {
 	}
 	defer l.Close()
 	f := testFlags(t.TempDir())
-	f.OrdersAddr = l.Addr().String()
+	f.Addr["orders"] = l.Addr().String()
 	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
 	err = m.Up(context.Background(), upCmd{serviceFlags: f})
 	if err == nil {
@@ -173,7 +182,7 @@ func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {
 	if _, err := p.Parse([]string{"up"}); err != nil {
 		t.Fatal(err)
 	}
-	if c.Up.QueryAddr != "127.0.0.1:9999" || c.Up.Data != "/tmp/elsewhere" {
+	if addr, _ := c.Up.addr(query.Descriptor); addr != "127.0.0.1:9999" || c.Up.Data != "/tmp/elsewhere" {
 		t.Fatalf("env not applied: %+v", c.Up.serviceFlags)
 	}
 	var check func(n *kong.Node)

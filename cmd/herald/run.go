@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/service"
 )
 
@@ -24,8 +25,7 @@ type Main struct {
 	server      *jetstream.Server
 	nc          *nats.Conn
 	bus         *jetstream.Bus
-	services    []*service.Service
-	apps        []string // the app of each service
+	running     *catalogue.Running
 	stopTimeout time.Duration
 }
 
@@ -89,7 +89,7 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	return nil
 }
 
-func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []target, replicas int) error {
+func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []catalogue.Target, replicas int) error {
 	m.stopTimeout = f.StopTimeout
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second
@@ -104,53 +104,24 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 	if err := b.Check(sctx); err != nil {
 		return err
 	}
-	if err := ensureStreams(sctx, b, targets); err != nil {
-		return err
-	}
-	for _, t := range targets {
-		s, err := m.build(sctx, t, f, b)
-		if err != nil {
-			return err
-		}
-		s.Pprof = f.Pprof
-		m.services = append(m.services, s)
-		m.apps = append(m.apps, t.app)
-		if err := s.Listen(); err != nil {
-			return err
-		}
-	}
-	for _, s := range m.services {
-		if err := s.Start(sctx, b); err != nil {
-			return err
-		}
-	}
-	return nil
+	m.running, err = catalogue.Start(sctx, b, targets, func(t catalogue.Target) service.Config { return f.config(t, m.Log) })
+	return err
 }
 
 func (m *Main) printURLs() {
-	for i, s := range m.services {
-		fmt.Fprintf(m.Out, "  %-4s  %-10s  %s\n", m.apps[i], s.Name, s.URL())
+	for i, s := range m.running.Services {
+		fmt.Fprintf(m.Out, "  %-4s  %-10s  %s\n", m.running.Targets[i].App.Name, s.Name, s.URL())
 	}
 }
 
 // Service returns the running service called name, or nil.
-func (m *Main) Service(name string) *service.Service {
-	for _, s := range m.services {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
+func (m *Main) Service(name string) *service.Service { return m.running.Service(name) }
 
 // Close stops the services in reverse start order (each drains its requests
 // and consumers and closes its database), then the bus connection and the
 // embedded server. It is safe to call on a partly started Main.
 func (m *Main) Close(ctx context.Context) error {
-	var errs []error
-	for i := len(m.services) - 1; i >= 0; i-- {
-		errs = append(errs, m.services[i].Stop(ctx))
-	}
+	errs := []error{m.running.Stop(ctx)}
 	if m.nc != nil {
 		// Consumers are drained already; push out their last acks.
 		_ = m.nc.FlushTimeout(2 * time.Second)

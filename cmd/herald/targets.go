@@ -1,170 +1,171 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/heraldev/herald/blog"
-	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/gateway"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
 )
 
-// apps are Herald's apps and their services, in start order. A service name
-// is unique across apps, so a command line may name either.
-var apps = []struct {
-	name     string
-	stream   string
-	subjects string
-	services []string
-}{
-	{"shop", shop.Stream, shop.StreamSubjects, shop.Services},
-	{"blog", blog.Stream, blog.StreamSubjects, append(slices.Clone(blog.Services), "gateway")},
-}
-
-// targetNames are the words up and serve accept: apps, then services.
-func targetNames() []string {
-	var names []string
-	for _, a := range apps {
-		names = append(names, a.name)
-	}
-	for _, a := range apps {
-		names = append(names, a.services...)
-	}
-	return names
-}
-
-// target is one service to run.
-type target struct{ app, name string }
-
-// resolve expands apps into their services and returns the services to run
-// in start order, each once. No names means every app.
-func resolve(names []string) ([]target, error) {
-	if len(names) == 0 {
-		for _, a := range apps {
-			names = append(names, a.name)
-		}
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		known := false
-		for _, a := range apps {
-			if n == a.name {
-				for _, s := range a.services {
-					want[s] = true
-				}
-				known = true
-			} else if slices.Contains(a.services, n) {
-				want[n], known = true, true
-			}
-		}
-		if !known {
-			return nil, fmt.Errorf("unknown app or service %q (want one of %s)", n, strings.Join(targetNames(), ", "))
-		}
-	}
-	var out []target
-	for _, a := range apps {
-		for _, s := range a.services {
-			if want[s] {
-				out = append(out, target{a.name, s})
-			}
-		}
-	}
-	return out, nil
-}
-
-// ensureStreams creates the streams of the apps that ts belong to.
-func ensureStreams(ctx context.Context, b *jetstream.Bus, ts []target) error {
-	for _, a := range apps {
-		if slices.ContainsFunc(ts, func(t target) bool { return t.app == a.name }) {
-			if err := b.EnsureStream(ctx, a.stream, a.subjects); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// build builds the service t with the settings in f.
-func (m *Main) build(ctx context.Context, t target, f serviceFlags, b *jetstream.Bus) (*service.Service, error) {
-	addr := map[string]struct{ addr, flag string }{
-		"users":      {f.UsersAddr, "--users-addr (HERALD_USERS_ADDR)"},
-		"products":   {f.ProductsAddr, "--products-addr (HERALD_PRODUCTS_ADDR)"},
-		"orders":     {f.OrdersAddr, "--orders-addr (HERALD_ORDERS_ADDR)"},
-		"query":      {f.QueryAddr, "--query-addr (HERALD_QUERY_ADDR)"},
-		"posts":      {f.PostsAddr, "--posts-addr (HERALD_POSTS_ADDR)"},
-		"comments":   {f.CommentsAddr, "--comments-addr (HERALD_COMMENTS_ADDR)"},
-		"blog-query": {f.BlogQueryAddr, "--blog-query-addr (HERALD_BLOG_QUERY_ADDR)"},
-		"moderation": {f.ModerationAddr, "--moderation-addr (HERALD_MODERATION_ADDR)"},
-		"gateway":    {f.GatewayAddr, "--gateway-addr (HERALD_GATEWAY_ADDR)"},
-	}[t.name]
-	cfg := service.Config{
-		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
-		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait,
-	}
-	if !writeServices[t.name] {
-		cfg.DB = "" // checked by checkTargets: --db names a write service's database
-	}
-	switch {
-	case t.app == "shop":
-		return shop.Build(ctx, t.name, cfg, b)
-	case t.name == "gateway":
-		return gateway.Build(ctx, gateway.Config{
-			DataDir: f.Data, Addr: addr.addr, AddrFlag: addr.flag, Logger: m.Log,
+// apps returns Herald's catalogue: the shop and the blog, their services
+// configured by f. Everything the binary runs or describes comes from it.
+func apps(f serviceFlags) catalogue.Catalogue {
+	return catalogue.Catalogue{
+		shop.App(),
+		blog.App(blog.Options{BannedWords: f.BannedWords, Gateway: gateway.Config{
 			Push: f.Push, Secret: f.PushSecret, Allow: f.PushAllow,
 			Timeout: f.PushTimeout, MaxDeliver: f.PushMaxDeliver, Backoff: f.PushBackoff,
-		}, b)
-	default:
-		return blog.Build(ctx, t.name, blog.Config{Config: cfg, BannedWords: f.BannedWords}, b)
+		}}),
 	}
 }
 
-// writeServices are the services that can keep their data in PostgreSQL
-// (--db): every one with an outbox. The query services' read models are
-// SQLite files local to each replica, and the gateway keeps its
-// subscriptions in its own SQLite file.
-var writeServices = map[string]bool{
-	"users": true, "products": true, "orders": true, "posts": true, "comments": true, "moderation": true,
-}
-
-// queryServices are the services --replica names a replica of.
-var queryServices = map[string]bool{"query": true, "blog-query": true}
-
-// plan resolves names (see resolve) into the services to run and checks
-// that f fits them (see checkTargets), before anything starts.
-func plan(names []string, f serviceFlags) ([]target, error) {
-	ts, err := resolve(names)
+// plan resolves names (apps or services; none means every app) against the
+// catalogue into the services to run, and checks, before anything starts,
+// that the catalogue is consistent and that f fits those services (see
+// checkTargets).
+func plan(names []string, f serviceFlags) ([]catalogue.Target, error) {
+	c := apps(f)
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("the catalogue is inconsistent: %w", err)
+	}
+	ts, err := c.Resolve(names)
 	if err != nil {
 		return nil, err
 	}
-	return ts, checkTargets(ts, f)
+	return ts, checkTargets(c, ts, f)
 }
 
 // checkTargets refuses flags that do not fit the services ts: --db names the
 // database of exactly one write service (database per service: two write
 // services never share one), and --replica needs a query service.
-func checkTargets(ts []target, f serviceFlags) error {
-	var writers []string
-	hasQuery := false
-	for _, t := range ts {
-		if writeServices[t.name] {
-			writers = append(writers, t.name)
+func checkTargets(c catalogue.Catalogue, ts []catalogue.Target, f serviceFlags) error {
+	var writers, readers, allWriters, allReaders []string
+	for _, a := range c {
+		for _, s := range a.Services {
+			if s.Writes() {
+				allWriters = append(allWriters, s.Name)
+			}
+			if s.ReadModel {
+				allReaders = append(allReaders, s.Name)
+			}
 		}
-		hasQuery = hasQuery || queryServices[t.name]
+	}
+	for _, t := range ts {
+		if t.Service.Writes() {
+			writers = append(writers, t.Service.Name)
+		}
+		if t.Service.ReadModel {
+			readers = append(readers, t.Service.Name)
+		}
 	}
 	if f.DB != "" && len(writers) != 1 {
 		if len(writers) == 0 {
-			return errors.New("--db (HERALD_DB) names the database of a write service (users, products, orders, posts, comments or moderation), and none is being run")
+			return fmt.Errorf("--db (HERALD_DB) names the database of a write service (%s), and none is being run", orList(allWriters))
 		}
 		return fmt.Errorf("--db (HERALD_DB) names one database, but %s each need their own: run each write service as its own `herald serve <service> --db ...`",
 			strings.Join(writers, ", "))
 	}
-	if f.Replica != "" && !hasQuery {
-		return errors.New("--replica (HERALD_REPLICA) names a query replica, and neither query nor blog-query is being run")
+	if f.Replica != "" && len(readers) == 0 {
+		return fmt.Errorf("--replica (HERALD_REPLICA) names a query replica, and %s is being run", norList(allReaders))
 	}
 	return nil
+}
+
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func norList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "no query service"
+	case 1:
+		return names[0] + " is not"
+	case 2:
+		return "neither " + names[0] + " nor " + names[1]
+	}
+	return "none of " + strings.Join(names, ", ")
+}
+
+// config returns the settings of target t from f.
+func (f serviceFlags) config(t catalogue.Target, log *slog.Logger) service.Config {
+	addr, flag := f.addr(t.Service)
+	cfg := service.Config{
+		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr, AddrFlag: flag, Logger: log,
+		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof,
+	}
+	if !t.Service.Writes() {
+		cfg.DB = "" // checked by checkTargets: --db names a write service's database
+	}
+	return cfg
+}
+
+// addr returns the listen address of s and the flags that set it, for
+// error messages. The command line's --addr (or its alias
+// --<service>-addr) comes first, then HERALD_ADDR, then
+// HERALD_<SERVICE>_ADDR, then the catalogue's default.
+func (f serviceFlags) addr(s catalogue.Service) (addr, flag string) {
+	env := addrEnv(s.Name)
+	flag = fmt.Sprintf("--addr %s=HOST:PORT (or --%s-addr, %s)", s.Name, s.Name, env)
+	if a, ok := f.Addr[s.Name]; ok {
+		return a, flag
+	}
+	for _, kv := range strings.Split(os.Getenv("HERALD_ADDR"), addrSep) {
+		if name, a, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(name) == s.Name {
+			return a, flag
+		}
+	}
+	if a, ok := os.LookupEnv(env); ok {
+		return a, flag
+	}
+	return s.Addr, flag
+}
+
+// addrSep separates --addr's entries in one value (kong's map separator).
+const addrSep = ";"
+
+// addrEnv is the environment variable of s's listen address:
+// HERALD_<SERVICE>_ADDR.
+func addrEnv(service string) string {
+	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(service, "-", "_")) + "_ADDR"
+}
+
+// addrAliases rewrites each --<service>-addr ADDR (or
+// --<service>-addr=ADDR) in args into --addr <service>=ADDR, for every
+// service of the catalogue: the per-service flags of earlier versions keep
+// working without one flag declared per service.
+func addrAliases(args []string, services []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		service, isAlias := strings.CutSuffix(name, "-addr")
+		if !strings.HasPrefix(a, "--") || !isAlias || !slices.Contains(services, service) {
+			out = append(out, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				out = append(out, a) // kong says the value is missing
+				continue
+			}
+			i++
+			value = args[i]
+		}
+		out = append(out, "--addr", service+"="+value)
+	}
+	return out
 }

@@ -247,9 +247,6 @@ func emit(ctx context.Context, w *outbox.Writer, tx *sql.Tx, typ string, o Order
 	return w.Emit(ctx, tx, Source, typ, strconv.FormatInt(o.ID, 10), o.Version, event.OrderData{ID: o.ID, UserID: o.UserID, ProductID: o.ProductID})
 }
 
-// Subjects are the subjects orders consumes.
-var Subjects = []string{event.Subject(event.UserCreated), event.Subject(event.ProductCreated)}
-
 // Apply records the ids announced by shop.user.created.v1 and
 // shop.product.created.v1 in orders' own copy. It ignores other types.
 // Applying an event twice, or in any order, gives the same copy.

@@ -41,15 +41,6 @@ var Migrations = []store.Migration{
 	CREATE INDEX order_lines_user ON order_lines (user_id, cancelled, order_id);`},
 }
 
-// Subjects are the subjects the query service consumes: every shop event.
-// They are listed, not "shop.>", so the consumer does not also receive the
-// redrive subjects of other consumers.
-var Subjects = []string{
-	event.Subject(event.UserCreated),
-	event.Subject(event.ProductCreated), event.Subject(event.ProductUpdated),
-	event.Subject(event.OrderCreated), event.Subject(event.OrderCancelled),
-}
-
 // Product is one line of a user's answer.
 type Product struct {
 	ID    int64  `json:"id"`

@@ -1,0 +1,20 @@
+package products
+
+import (
+	"context"
+
+	"github.com/heraldev/herald/catalogue"
+	"github.com/heraldev/herald/event"
+)
+
+// Descriptor describes the products service to the catalogue.
+var Descriptor = catalogue.Service{
+	Name:       "products",
+	Summary:    "Keeps the product catalogue.",
+	Addr:       "127.0.0.1:8082",
+	Migrations: Migrations,
+	Publishes:  []event.Def{event.ProductCreatedDef, event.ProductUpdatedDef},
+	Impl: catalogue.Implement(func(_ context.Context, rt *catalogue.Runtime) (*Service, error) {
+		return New(rt.DB, rt.Writer), nil
+	}, Register),
+}
