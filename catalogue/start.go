@@ -3,6 +3,7 @@ package catalogue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/heraldev/herald/bus/jetstream"
@@ -15,20 +16,24 @@ type Running struct {
 	Services []*service.Service // Services[i] runs Targets[i]
 }
 
-// Start runs targets on b: it creates or updates the stream of each app
+// Start runs targets on b: it checks their apps (Catalogue.Check), creates or updates the stream of each app
 // they belong to, builds every target with the Config configure gives it,
 // binds every address before starting anything (so a port in use stops the
 // start at once, naming the flag to change), then starts them in order.
 // `herald up` and `herald serve` both run their services through it. On
 // error it stops whatever it built or started.
 func Start(ctx context.Context, b *jetstream.Bus, targets []Target, configure func(Target) service.Config) (*Running, error) {
-	var apps []string
+	var apps Catalogue
 	for _, t := range targets {
-		if slices.Contains(apps, t.App.Name) {
-			continue
+		if !slices.ContainsFunc(apps, func(a App) bool { return a.Name == t.App.Name }) {
+			apps = append(apps, t.App)
 		}
-		apps = append(apps, t.App.Name)
-		if err := b.EnsureStream(ctx, t.App.Stream, t.App.Subjects); err != nil {
+	}
+	if err := apps.Check(); err != nil {
+		return nil, fmt.Errorf("the catalogue is inconsistent: %w", err)
+	}
+	for _, a := range apps {
+		if err := b.EnsureStream(ctx, a.Stream, a.Subjects); err != nil {
 			return nil, err
 		}
 	}
