@@ -35,3 +35,26 @@ func TestDBAndReplicaFlagsMustFitTheServicesRun(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressFlagsOfEarlierVersionsStillWork: --<service>-addr, in either
+// form, becomes --addr <service>=...; anything else is left alone.
+func TestAddressFlagsOfEarlierVersionsStillWork(t *testing.T) {
+	services := apps(serviceFlags{}).Names()
+	in := []string{"up", "--users-addr", ":1", "--blog-query-addr=:2", "--addr", "query=:3", "--nope-addr", ":4", "--", "--orders-addr", ":5"}
+	want := []string{"up", "--addr", "users=:1", "--addr", "blog-query=:2", "--addr", "query=:3", "--nope-addr", ":4", "--", "--orders-addr", ":5"}
+	if got := addrAliases(in, services); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("addrAliases(%v) = %v, want %v", in, got, want)
+	}
+	var c cli
+	p := mustParser(t, &c)
+	if _, err := p.Parse(addrAliases([]string{"up", "--orders-addr", "127.0.0.1:7", "--addr", "query=127.0.0.1:8"}, services)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HERALD_USERS_ADDR", "127.0.0.1:9")
+	for name, want := range map[string]string{"orders": "127.0.0.1:7", "query": "127.0.0.1:8", "users": "127.0.0.1:9", "posts": "127.0.0.1:4000"} {
+		_, s, _ := apps(serviceFlags{}).Lookup(name)
+		if got, flag := c.Up.addr(s); got != want || !strings.Contains(flag, "--"+name+"-addr") || !strings.Contains(flag, addrEnv(name)) {
+			t.Errorf("%s: address %q (flag %q), want %q and a hint naming --%s-addr and %s", name, got, flag, want, name, addrEnv(name))
+		}
+	}
+}
