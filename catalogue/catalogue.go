@@ -213,6 +213,29 @@ func (c Catalogue) Lookup(name string) (App, Service, bool) {
 	return App{}, Service{}, false
 }
 
+// Consumer returns the service running the durable consumer called
+// durable, and its declaration: an exact name first, then a read model
+// replica's (<name>-<replica>) or a per-subscription consumer's
+// (<prefix><id>).
+func (c Catalogue) Consumer(durable string) (App, Service, Consumer, bool) {
+	for pass := range 2 { // exact names first, then prefixes
+		for _, a := range c {
+			for _, s := range a.Services {
+				for _, cons := range s.Consumes {
+					name := a.Durable(s, cons, "")
+					switch {
+					case durable == name,
+						pass == 1 && cons.PerSubscription && strings.HasPrefix(durable, name),
+						pass == 1 && s.ReadModel && cons.Name == "" && strings.HasPrefix(durable, name+"-"):
+						return a, s, cons, true
+					}
+				}
+			}
+		}
+	}
+	return App{}, Service{}, Consumer{}, false
+}
+
 // Target is one service of an app, to run.
 type Target struct {
 	App     App

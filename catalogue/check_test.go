@@ -201,3 +201,18 @@ func TestSubjectMatchesFollowsNATSWildcards(t *testing.T) {
 		}
 	}
 }
+
+func TestConsumerFindsTheServiceOfADurableName(t *testing.T) {
+	cat := heraldApps()
+	for durable, want := range map[string]string{
+		"shop-orders": "orders", "shop-query": "query", "shop-query-a": "query", "blog-query": "blog-query",
+		"blog-query-b": "blog-query", "blog-push-3f9c0a1b2c4d": "gateway", "blog-moderation": "moderation",
+	} {
+		if _, s, _, ok := cat.Consumer(durable); !ok || s.Name != want {
+			t.Errorf("Consumer(%q) = %s, %v; want %s", durable, s.Name, ok, want)
+		}
+	}
+	if _, s, _, ok := cat.Consumer("shop-users"); ok {
+		t.Errorf("Consumer(shop-users) = %s; users runs no consumer", s.Name)
+	}
+}

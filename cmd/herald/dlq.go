@@ -139,19 +139,14 @@ func (m *Main) dlqEach(ctx context.Context, b *jetstream.Bus, sel dlqSelect, ver
 	return nil
 }
 
-// serviceOf names the service that owns a consumer: consumers are named
-// "<app>-<service>" after their stream ("shop-query" on SHOP is query,
-// "blog-query" on BLOG is blog-query), and the gateway's push subscriptions
-// "blog-push-<id>".
+// serviceOf names the service that runs the consumer that dead-lettered
+// d, from the catalogue; "?" for a consumer it does not know (one of
+// another binary's services, or of a service since removed).
 func serviceOf(d bus.DeadLetter) string {
-	name := strings.TrimPrefix(d.Consumer, strings.ToLower(d.Stream)+"-")
-	switch {
-	case d.Stream == "BLOG" && strings.HasPrefix(name, "push-"):
-		return "gateway"
-	case d.Stream == "BLOG" && name == "query":
-		return "blog-query"
+	if _, s, _, ok := apps(serviceFlags{}).Consumer(d.Consumer); ok {
+		return s.Name
 	}
-	return name
+	return "?"
 }
 
 func age(t time.Time) string {
