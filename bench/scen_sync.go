@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+
+	"github.com/heraldev/herald/shop"
 )
 
 // runSyncVsAsync measures Herald's query service against a query service
@@ -19,7 +21,7 @@ func runSyncVsAsync(ctx context.Context, e *env) error {
 		return err
 	}
 	svc := map[string]*proc{}
-	for _, name := range []string{"users", "products", "orders", "query"} {
+	for _, name := range shop.App().Names() {
 		p, err := e.serve(ctx, name, bus.URL("bus"), data)
 		if err != nil {
 			return err
