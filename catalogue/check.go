@@ -132,10 +132,11 @@ func checkConsumer(a App, s Service, cons Consumer, durables *[]durable) []error
 	if !cons.PerSubscription && !slices.Contains(s.Migrations, store.ProcessedSchema) {
 		add("service %s runs consumer %s, but its migrations do not create processed_events (add store.ProcessedSchema)", where, name)
 	}
+	reg := a.Registry()
 	for _, d := range cons.Events {
 		owner, owned := a.Owner(d.Type)
 		if owned {
-			if def, _ := a.Registry().Def(d.Type); def.Payload != d.Payload {
+			if def, _ := reg.Def(d.Type); def.Payload != d.Payload {
 				add("consumer %s of %s reads %s as %v, but its owner %s defines it as %v", name, where, d.Type, d.Payload, owner.Name, def.Payload)
 			}
 			continue

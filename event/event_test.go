@@ -148,3 +148,28 @@ func TestDecodeOfACheckedEnvelopeReturnsWhatCheckedDecoded(t *testing.T) {
 func shopRegistry() *event.Registry {
 	return event.NewRegistry(event.UserCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef, event.OrderCreatedDef, event.OrderCancelledDef)
 }
+
+// TestSubjectAndVersionFollowFromTheTypeName: a versioned type travels on
+// its name without the version, so a subject carries every version; a type
+// in the tutorial's naming, without dots, is a blog event.
+func TestSubjectAndVersionFollowFromTheTypeName(t *testing.T) {
+	for _, tc := range []struct {
+		typ, subject string
+		version      int
+	}{
+		{"shop.order.created.v1", "shop.order.created", 1},
+		{"shop.order.created.v12", "shop.order.created", 12},
+		{"PostCreated", "blog.event.PostCreated", 1},
+		{"shop.order.created", "shop.order.created", 1},
+		{"shop.order.created.v0", "shop.order.created", 0},
+		{"shop.order.created.v01", "shop.order.created", 0},
+		{"shop.order.created.vx", "shop.order.created", 0},
+	} {
+		if got := event.Subject(tc.typ); got != tc.subject {
+			t.Errorf("Subject(%q) = %q, want %q", tc.typ, got, tc.subject)
+		}
+		if got := event.Version(tc.typ); got != tc.version {
+			t.Errorf("Version(%q) = %d, want %d", tc.typ, got, tc.version)
+		}
+	}
+}

@@ -109,9 +109,6 @@ func (r *Registry) Add(defs ...Def) {
 	}
 }
 
-// Register adds type typ, whose data decodes into P.
-func Register[P Payload](r *Registry, typ string) { r.Add(Define[P](typ, "")) }
-
 // Def returns the Def of type typ, and whether it is registered.
 func (r *Registry) Def(typ string) (Def, bool) {
 	d, ok := r.defs[typ]
