@@ -2,6 +2,7 @@ package catalogue
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -36,23 +37,16 @@ func AsyncAPI(app App, service string) ([]byte, error) {
 	}
 	d, err := newDoc(app, service)
 	if err != nil {
-		return nil, fmt.Errorf("asyncapi for %s: %w", cmpOr(service, app.Name), err)
+		return nil, fmt.Errorf("asyncapi for %s: %w", cmp.Or(service, app.Name), err)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // subjects hold '>'
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
-		return nil, fmt.Errorf("asyncapi for %s: %w", cmpOr(service, app.Name), err)
+		return nil, fmt.Errorf("asyncapi for %s: %w", cmp.Or(service, app.Name), err)
 	}
 	return buf.Bytes(), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 type ref struct {
@@ -150,9 +144,7 @@ func newDoc(app App, only string) (*doc, error) {
 	}
 	for _, s := range app.Services {
 		for _, d := range s.Publishes {
-			b.defs[d.Type] = d
-			id := b.channel(d.Subject())
-			b.channels[id].Messages[d.Type] = ref{"#/components/messages/" + d.Type}
+			b.message(d)
 		}
 	}
 	for _, s := range app.Services {
@@ -162,9 +154,7 @@ func newDoc(app App, only string) (*doc, error) {
 		for _, c := range s.Consumes {
 			for _, d := range c.Events {
 				if _, ok := b.defs[d.Type]; !ok { // consumed from outside
-					b.defs[d.Type] = d
-					id := b.channel(d.Subject())
-					b.channels[id].Messages[d.Type] = ref{"#/components/messages/" + d.Type}
+					b.message(d)
 				}
 			}
 			if c.All != "" {
@@ -178,6 +168,12 @@ func newDoc(app App, only string) (*doc, error) {
 		}
 	}
 	return b.doc, b.components()
+}
+
+// message adds event type d, as a message of the channel of its subject.
+func (b *builder) message(d event.Def) {
+	b.defs[d.Type] = d
+	b.channels[b.channel(d.Subject())].Messages[d.Type] = ref{"#/components/messages/" + d.Type}
 }
 
 // channel returns the id of the channel of subject (or pattern), adding it

@@ -1,6 +1,7 @@
 package catalogue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -221,11 +221,8 @@ func (s Service) Routes() []Route {
 		}
 	}
 	order := []string{http.MethodPost, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Path != out[j].Path {
-			return strings.TrimSuffix(out[i].Path, "/") < strings.TrimSuffix(out[j].Path, "/")
-		}
-		return slices.Index(order, out[i].Method) < slices.Index(order, out[j].Method)
+	slices.SortFunc(out, func(a, b Route) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), slices.Index(order, a.Method)-slices.Index(order, b.Method))
 	})
 	return out
 }

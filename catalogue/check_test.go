@@ -2,6 +2,7 @@ package catalogue_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -124,11 +125,7 @@ func TestCheckRefusesAnInconsistentCatalogueNamingBothParties(t *testing.T) {
 	}
 }
 
-var errSetting = &settingError{}
-
-type settingError struct{}
-
-func (*settingError) Error() string { return "banned word 2 of 2 is blank; fix --banned-words" }
+var errSetting = errors.New("banned word 2 of 2 is blank; fix --banned-words")
 
 // TestHeraldsCatalogueIsConsistent: the shop and the blog as they ship.
 func TestHeraldsCatalogueIsConsistent(t *testing.T) {
