@@ -21,6 +21,9 @@ type Outgoing struct {
 	Subject string
 	ID      string // the message id, which lets the bus drop a re-published copy
 	Data    []byte
+	// TraceParent, if set, is the W3C trace context of the publish, sent
+	// as the message's traceparent header: consumers continue its trace.
+	TraceParent string
 }
 
 // Message is one delivery of an event to a handler.
@@ -30,7 +33,14 @@ type Message struct {
 	Data     []byte // the event, as published
 	Attempt  int    // 1 on the first delivery, 2 on the first redelivery, ...
 	Sequence uint64 // the event's position in its stream
+	// TraceParent is the message's traceparent header, the W3C trace
+	// context of its publish; "" if it was published without one.
+	TraceParent string
 }
+
+// LastAttempt reports whether a failure of attempt is the last one the
+// consumer allows: the message is then dead-lettered, not retried.
+func (c Consumer) LastAttempt(attempt int) bool { return attempt >= c.WithDefaults().MaxDeliver }
 
 // Handler processes one message. A nil error acknowledges the message; an
 // error asks for a redelivery after a backoff, and after the consumer's last

@@ -29,8 +29,16 @@ func TestEntityOf(t *testing.T) {
 		{"broken", `{"source":`, `{"source":`},
 		{"subject not a string", `{"source":"/s","subject":7}`, `{"source":"/s","subject":7}`},
 	} {
-		if got := entityOf([]byte(c.payload)); got != c.want {
+		if got, _ := entityOf([]byte(c.payload)); got != c.want {
 			t.Errorf("%s: entityOf = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+func TestEntityOfReadsTheEventsTraceParent(t *testing.T) {
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	entity, got := entityOf([]byte(`{"source":"/s","subject":"7","traceparent":"` + tp + `"}`))
+	if entity != "/s 7" || got != tp {
+		t.Errorf("entityOf = %q, %q; want %q, %q", entity, got, "/s 7", tp)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/store"
 )
 
@@ -48,7 +49,11 @@ const addEvent = `INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2
 
 // Add records e in the outbox inside tx, to be published on the NATS subject
 // that e's type maps to once tx commits. Call Relay.Notify after the commit.
+// An e without a traceparent gets the one of ctx's span, if any: the event
+// continues the trace of the request (or the event) that caused it.
 func Add(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
+	e = traced(ctx, e)
+	noteEmitted(ctx, e)
 	payload, err := e.Encode()
 	if err != nil {
 		return err
@@ -118,6 +123,8 @@ func (w *Writer) Emit(ctx context.Context, tx *sql.Tx, source, typ, id string, v
 	if err != nil {
 		return err
 	}
+	e = traced(ctx, e)
+	noteEmitted(ctx, e)
 	payload, err := e.Encode()
 	if err != nil {
 		return err
@@ -142,9 +149,25 @@ func (w *Writer) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.
 		return herald.Errorf(herald.EUnavailable,
 			"the event bus is full and refuses new events, so this write was not made; retry once an operator has raised the stream's storage limit")
 	}
+	outer := emittedIn(ctx)
+	var mine *Emitted
+	if outer != nil {
+		ctx, mine = WithEmitted(ctx)
+	}
 	if err := w.group.InTx(ctx, fn); err != nil {
 		return err
 	}
+	if outer != nil {
+		outer.add(mine.Events()...)
+	}
 	w.sink.Notify()
 	return nil
+}
+
+// traced returns e with the traceparent of ctx's span, unless e has one.
+func traced(ctx context.Context, e event.Envelope) event.Envelope {
+	if e.TraceParent == "" {
+		e.TraceParent = observe.TraceParent(ctx)
+	}
+	return e
 }

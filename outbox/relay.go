@@ -13,8 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/internal/failpoint"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/store"
 )
 
@@ -41,6 +45,11 @@ type Relay struct {
 	Batch int
 	// MaxBackoff caps the wait between attempts while the bus fails. Default 5s.
 	MaxBackoff time.Duration
+	// Tracer, if set, records a producer span for every publish, a child
+	// of the span the event was created in (its traceparent), and sends
+	// that span's context as the message's traceparent header. Without
+	// it, the event's own traceparent is sent. Set it before Run.
+	Tracer trace.Tracer
 
 	count    atomic.Int64          // events published
 	refusing atomic.Pointer[error] // set while the bus refuses events as full
@@ -219,6 +228,34 @@ type row struct {
 	seq         int64
 	id, subject string
 	payload     []byte
+	entity      string // see entityOf
+	traceparent string // the event's
+}
+
+// outgoing returns x as the message to publish and, with a Tracer, the
+// publish's span, to be ended with endPublish; nil without one.
+func (r *Relay) outgoing(x row) (bus.Outgoing, trace.Span) {
+	m := bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload, TraceParent: x.traceparent}
+	if r.Tracer == nil {
+		return m, nil
+	}
+	ctx := observe.WithRemote(context.Background(), x.traceparent)
+	ctx, span := r.Tracer.Start(ctx, "send "+x.subject,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(observe.PublishAttrs(x.subject, x.id)...))
+	m.TraceParent = observe.TraceParent(ctx)
+	return m, span
+}
+
+// endPublish ends span (if not nil) with the publish's outcome.
+func endPublish(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // BatchPublisher is a Publisher that can have many events in flight at once
@@ -241,7 +278,7 @@ type BatchPublisher interface {
 func (r *Relay) publishPipelined(ctx context.Context, bp BatchPublisher, batch []row) ([]any, error) {
 	entities := make([]string, len(batch))
 	for i, x := range batch {
-		entities[i] = entityOf(x.payload)
+		entities[i] = x.entity
 	}
 	var acked []any
 	sent := make([]bool, len(batch))
@@ -249,16 +286,20 @@ func (r *Relay) publishPipelined(ctx context.Context, bp BatchPublisher, batch [
 		seen := map[string]bool{}
 		var wave []int // indexes into batch
 		var ms []bus.Outgoing
+		var spans []trace.Span
 		for i, x := range batch {
 			if sent[i] || seen[entities[i]] {
 				continue
 			}
 			seen[entities[i]] = true
 			wave = append(wave, i)
-			ms = append(ms, bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})
+			m, span := r.outgoing(x)
+			ms = append(ms, m)
+			spans = append(spans, span)
 		}
 		var first error
 		for j, err := range bp.PublishAll(ctx, ms) {
+			endPublish(spans[j], err)
 			i := wave[j]
 			sent[i] = true
 			left--
@@ -297,12 +338,13 @@ func (r *Relay) failed(id string, err error) error {
 // (json.Unmarshal into two fields was twice as fast as walking the
 // envelope's members with a json.Decoder and stopping before the data:
 // 4.0 against 8.4 µs an event.)
-func entityOf(payload []byte) string {
-	var e struct{ Source, Subject string }
+// It also returns the event's traceparent, "" if it has none.
+func entityOf(payload []byte) (entity, traceparent string) {
+	var e struct{ Source, Subject, TraceParent string }
 	if err := json.Unmarshal(payload, &e); err != nil || e.Subject == "" {
-		return string(payload)
+		return string(payload), e.TraceParent
 	}
-	return e.Source + " " + e.Subject
+	return e.Source + " " + e.Subject, e.TraceParent
 }
 
 // deleteEvery is how long published events may wait for their deletion.
@@ -389,7 +431,10 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 		acked, pubErr = r.publishPipelined(ctx, bp, batch)
 	} else {
 		for _, x := range batch {
-			if err := r.pub.Publish(ctx, x.subject, x.id, x.payload); err != nil {
+			_, span := r.outgoing(x)
+			err := r.pub.Publish(ctx, x.subject, x.id, x.payload)
+			endPublish(span, err)
+			if err != nil {
 				pubErr = r.failed(x.id, err)
 				break
 			}
@@ -468,6 +513,7 @@ func (r *Relay) readFrom(ctx context.Context, q store.Querier, from int64, limit
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
 		if _, sent := r.sent[x.seq]; !sent && len(batch) < limit {
+			x.entity, x.traceparent = entityOf(x.payload)
 			batch = append(batch, x)
 		}
 	}

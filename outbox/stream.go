@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/internal/failpoint"
 )
@@ -49,6 +51,7 @@ const groupsInFlight = 4
 type inFlight struct {
 	xs       []row
 	entities []string
+	spans    []trace.Span // of the publishes, with a Tracer
 	wait     func(context.Context) error
 	err      error // set by the collector
 }
@@ -119,6 +122,9 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 		for _, e := range f.entities {
 			delete(busy, e)
 		}
+		for _, span := range f.spans {
+			endPublish(span, f.err)
+		}
 		if f.err != nil {
 			err := r.failed(f.xs[0].id, f.err)
 			if failure == nil {
@@ -134,16 +140,24 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 	send := func(xs []row, entities []string) {
 		if grouping && len(xs) >= groupMin && groups < groupsInFlight {
 			ms := make([]bus.Outgoing, len(xs))
+			var spans []trace.Span
 			for i, x := range xs {
-				ms[i] = bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload}
+				var span trace.Span
+				if ms[i], span = r.outgoing(x); span != nil {
+					spans = append(spans, span)
+				}
 			}
 			groups++
-			sent <- &inFlight{xs: xs, entities: entities, wait: gp.PublishGroup(ms)}
+			sent <- &inFlight{xs: xs, entities: entities, spans: spans, wait: gp.PublishGroup(ms)}
 			return
 		}
 		for i, x := range xs {
-			sent <- &inFlight{xs: xs[i : i+1], entities: entities[i : i+1],
-				wait: pub.PublishAsync(bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload})}
+			m, span := r.outgoing(x)
+			f := &inFlight{xs: xs[i : i+1], entities: entities[i : i+1], wait: pub.PublishAsync(m)}
+			if span != nil {
+				f.spans = []trace.Span{span}
+			}
+			sent <- f
 		}
 	}
 	defer func() {
@@ -169,7 +183,7 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 			held = len(batch) == streamWindow-n
 			var entities []string
 			for i, x := range batch {
-				entity := entityOf(x.payload)
+				entity := x.entity
 				if busy[entity] {
 					held = true // sent once the event in flight settles
 					batch = batch[:i]

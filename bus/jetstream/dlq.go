@@ -83,6 +83,9 @@ func (b *Bus) Redrive(ctx context.Context, seq uint64) error {
 	h := nats.Header{}
 	h.Set(HeaderRedriveOf, strconv.FormatUint(seq, 10))
 	h.Set(HeaderSubject, raw.Header.Get(HeaderSubject))
+	if tp := raw.Header.Get(HeaderTraceParent); tp != "" {
+		h.Set(HeaderTraceParent, tp)
+	}
 	msg := &nats.Msg{Subject: subj, Data: raw.Data, Header: h}
 	// The id makes a repeated redrive of the same dead letter (say, after a
 	// failed delete below) a duplicate the bus drops.

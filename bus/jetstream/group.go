@@ -113,7 +113,9 @@ func (b *Bus) PublishGroup(ms []bus.Outgoing) (wait func(context.Context) error)
 	go func() {
 		msgs := make([]*nats.Msg, len(ms))
 		for i, m := range ms {
-			msgs[i] = &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}}}
+			h := header(m)
+			h[jetstream.MsgIDHeader] = []string{m.ID}
+			msgs[i] = &nats.Msg{Subject: m.Subject, Data: m.Data, Header: h}
 		}
 		// The same bound as PublishAsync's: an acknowledgement that never
 		// comes fails the batch rather than leave it pending.

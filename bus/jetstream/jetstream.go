@@ -202,7 +202,7 @@ func (b *Bus) PublishAll(ctx context.Context, ms []bus.Outgoing) []error {
 // stream is full). An acknowledgement that does not come within the
 // connection's async publish timeout (10s) fails the wait.
 func (b *Bus) PublishAsync(m bus.Outgoing) (wait func(context.Context) error) {
-	f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}, jetstream.WithMsgID(m.ID))
+	f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: header(m)}, jetstream.WithMsgID(m.ID))
 	if err != nil {
 		err = b.publishError(m.Subject, err)
 		return func(context.Context) error { return err }
@@ -217,6 +217,19 @@ func (b *Bus) PublishAsync(m bus.Outgoing) (wait func(context.Context) error) {
 			return fmt.Errorf("publish %s: %w", m.Subject, ctx.Err())
 		}
 	}
+}
+
+// HeaderTraceParent is the message header that carries the W3C trace
+// context of a publish.
+const HeaderTraceParent = "traceparent"
+
+// header returns the headers m is sent with (besides its message id).
+func header(m bus.Outgoing) nats.Header {
+	h := nats.Header{}
+	if m.TraceParent != "" {
+		h[HeaderTraceParent] = []string{m.TraceParent}
+	}
+	return h
 }
 
 func (b *Bus) publishError(subject string, err error) error {
@@ -447,8 +460,9 @@ func (s *subscription) message(msg jetstream.Msg) (bus.Message, bool) {
 		Subject:  msg.Subject(),
 		ID:       msg.Headers().Get(jetstream.MsgIDHeader),
 		Data:     msg.Data(),
-		Attempt:  int(md.NumDelivered),
-		Sequence: md.Sequence.Stream,
+		Attempt:     int(md.NumDelivered),
+		Sequence:    md.Sequence.Stream,
+		TraceParent: msg.Headers().Get(HeaderTraceParent),
 	}, true
 }
 
@@ -462,7 +476,7 @@ func (s *subscription) settle(msg jetstream.Msg, m bus.Message, herr error) {
 		}
 		return
 	}
-	if m.Attempt < s.c.MaxDeliver {
+	if !s.c.LastAttempt(m.Attempt) {
 		s.bus.log.Warn("handler failed; will retry", "consumer", s.c.Name, "seq", m.Sequence,
 			"attempt", m.Attempt, "of", s.c.MaxDeliver, "err", herr)
 		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
@@ -496,6 +510,9 @@ func (s *subscription) deadLetter(ctx context.Context, msg jetstream.Msg, m bus.
 	h.Set(HeaderError, errText)
 	h.Set(HeaderAttempts, strconv.Itoa(m.Attempt))
 	h.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if m.TraceParent != "" {
+		h.Set(HeaderTraceParent, m.TraceParent)
+	}
 	dl := &nats.Msg{Subject: "dlq." + s.c.Name, Data: msg.Data(), Header: h}
 	id := s.c.Name + "/" + s.c.Stream + "/" + strconv.FormatUint(m.Sequence, 10)
 	_, err := s.bus.js.PublishMsg(ctx, dl, jetstream.WithMsgID(id))

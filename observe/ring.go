@@ -1,0 +1,171 @@
+package observe
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// Bounds of one span kept in a Ring.
+const (
+	maxAttrs = 16  // attributes per span
+	maxValue = 256 // bytes of an attribute value, or of the status message
+	maxLinks = 4
+	// MaxSpanBytes bounds the memory one span of a Ring holds.
+	MaxSpanBytes = 512 + maxAttrs*(64+maxValue) + maxLinks*64 + maxValue
+)
+
+// Span is one finished span, as a Ring keeps it.
+type Span struct {
+	TraceID  string            `json:"traceId"`
+	SpanID   string            `json:"spanId"`
+	ParentID string            `json:"parentId,omitempty"`
+	Service  string            `json:"service"`
+	Name     string            `json:"name"`
+	Kind     string            `json:"kind"`
+	Start    time.Time         `json:"start"`
+	End      time.Time         `json:"end"`
+	Error    string            `json:"error,omitempty"` // set if the span's status is an error
+	Attrs    map[string]string `json:"attrs,omitempty"`
+	Links    []string          `json:"links,omitempty"` // "traceid-spanid" of each linked span
+}
+
+// Attr returns the span's attribute key, "" if it has none.
+func (s Span) Attr(key string) string { return s.Attrs[key] }
+
+// Ring keeps the most recent finished spans of every provider it is
+// registered with, in a fixed number of slots: a new span overwrites the
+// oldest. It is an sdktrace.SpanProcessor, and safe for concurrent use.
+type Ring struct {
+	mu    sync.Mutex
+	slots []Span
+	next  int  // slot the next span goes to
+	full  bool // every slot has been written
+}
+
+var _ sdktrace.SpanProcessor = (*Ring)(nil)
+
+// NewRing returns a ring of size slots (at least 1).
+func NewRing(size int) *Ring { return &Ring{slots: make([]Span, max(size, 1))} }
+
+// Size returns how many spans the ring holds at most.
+func (r *Ring) Size() int { return len(r.slots) }
+
+// OnStart implements sdktrace.SpanProcessor; it does nothing.
+func (r *Ring) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd implements sdktrace.SpanProcessor: it keeps a copy of s, within the
+// ring's bounds.
+func (r *Ring) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return
+	}
+	sp := Span{
+		TraceID: s.SpanContext().TraceID().String(),
+		SpanID:  s.SpanContext().SpanID().String(),
+		Name:    s.Name(),
+		Kind:    s.SpanKind().String(),
+		Start:   s.StartTime(),
+		End:     s.EndTime(),
+	}
+	if p := s.Parent(); p.IsValid() {
+		sp.ParentID = p.SpanID().String()
+	}
+	if v, ok := s.Resource().Set().Value(semconv.ServiceNameKey); ok {
+		sp.Service = v.AsString()
+	}
+	if st := s.Status(); st.Code == codes.Error {
+		sp.Error = clip(st.Description)
+		if sp.Error == "" {
+			sp.Error = "error"
+		}
+	}
+	if attrs := s.Attributes(); len(attrs) > 0 {
+		sp.Attrs = make(map[string]string, min(len(attrs), maxAttrs))
+		for _, kv := range attrs[:min(len(attrs), maxAttrs)] {
+			sp.Attrs[string(kv.Key)] = clip(valueString(kv.Value))
+		}
+	}
+	for _, l := range s.Links()[:min(len(s.Links()), maxLinks)] {
+		sp.Links = append(sp.Links, l.SpanContext.TraceID().String()+"-"+l.SpanContext.SpanID().String())
+	}
+	r.mu.Lock()
+	r.slots[r.next] = sp
+	r.next++
+	if r.next == len(r.slots) {
+		r.next, r.full = 0, true
+	}
+	r.mu.Unlock()
+}
+
+func valueString(v attribute.Value) string {
+	if v.Type() == attribute.STRING {
+		return v.AsString()
+	}
+	return v.Emit()
+}
+
+func clip(s string) string {
+	if len(s) <= maxValue {
+		return s
+	}
+	return s[:maxValue]
+}
+
+// Shutdown implements sdktrace.SpanProcessor; the ring keeps its spans.
+func (r *Ring) Shutdown(context.Context) error { return nil }
+
+// ForceFlush implements sdktrace.SpanProcessor; there is nothing to flush.
+func (r *Ring) ForceFlush(context.Context) error { return nil }
+
+// Find returns the spans that match, oldest first. It copies what it
+// returns; callers may keep it.
+func (r *Ring) Find(match func(Span) bool) []Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Span
+	n := r.next
+	if r.full {
+		n = len(r.slots)
+	}
+	for i := range n {
+		j := i
+		if r.full {
+			j = (r.next + i) % len(r.slots)
+		}
+		if s := r.slots[j]; match(s) {
+			s.Attrs = cloneMap(s.Attrs)
+			s.Links = slices.Clone(s.Links)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Trace returns the spans of trace id (32 hex digits), oldest first.
+func (r *Ring) Trace(id string) []Span {
+	return r.Find(func(s Span) bool { return s.TraceID == id })
+}
+
+// Event returns the spans about the event with id (those whose
+// messaging.message.id is id), oldest first.
+func (r *Ring) Event(id string) []Span {
+	return r.Find(func(s Span) bool { return s.Attrs[string(semconv.MessagingMessageIDKey)] == id })
+}
