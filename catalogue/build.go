@@ -136,7 +136,10 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	}
 
 	s := service.New(name, cfg.Logger)
-	s.Addr, s.AddrFlag, s.CORS, s.Pprof = cfg.Addr, cfg.AddrFlag, desc.CORS, cfg.Pprof
+	s.Addr, s.AddrFlag, s.CORS, s.Pprof, s.MaxWait = cfg.Addr, cfg.AddrFlag, desc.CORS, cfg.Pprof, cfg.MaxWait
+	if cfg.Tracing != nil {
+		s.UseTracing(cfg.Tracing.Provider(app.Name, name), cfg.Tracing.Ring())
+	}
 	replica := ""
 	if desc.ReadModel {
 		replica = cfg.Replica
@@ -149,6 +152,9 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	rt := &Runtime{App: app, Desc: desc, Module: s, Log: s.Log, DB: db, Bus: deps.Bus, Replica: replica}
 	if desc.Writes() {
 		s.Relay = outbox.NewRelay(g, pub, s.Log)
+		if cfg.Tracing != nil {
+			s.Relay.Tracer = s.Tracer()
+		}
 		rt.Relay, rt.Writer = s.Relay, outbox.NewWriter(g, s.Relay)
 	}
 	routes, err := desc.Impl.setup(ctx, rt)

@@ -29,7 +29,7 @@ func TestDialRefusesWhatTheAllowlistRefuses(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return deliver(ctx, newClient(a, time.Second), target, "application/json", "id", nil, []byte(`{}`))
+		return deliver(ctx, newClient(a, time.Second), target, "application/json", "id", nil, []byte(`{}`), "")
 	}
 	for _, tc := range []struct {
 		allow  []string

@@ -11,10 +11,16 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
+	"github.com/heraldev/herald/observe"
+	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/service"
 )
 
 // Headers of the /events answers, and the stored messages' shape header.
@@ -41,6 +47,7 @@ type events struct {
 	reg     *event.Registry
 	log     *slog.Logger
 	metrics *metrics
+	tracer  trace.Tracer // the gateway's: a span per publish
 }
 
 // post stores one event and answers 200 {"status":"OK"} only once the bus
@@ -62,7 +69,21 @@ func (ev *events) post(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
 	defer cancel()
-	seq, err := ev.bus.PublishHeader(ctx, event.BlogSubject(in.env.Type), in.env.ID, map[string]string{HeaderShape: in.shape}, in.stored)
+	subject := event.BlogSubject(in.env.Type)
+	ctx, span := ev.tracer.Start(ctx, "send "+subject, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(append(observe.PublishAttrs(subject, in.env.ID), observe.AttrEventType.String(in.env.Type))...))
+	header := map[string]string{HeaderShape: in.shape}
+	if tp := observe.TraceParent(ctx); tp != "" {
+		header[jetstream.HeaderTraceParent] = tp
+	}
+	seq, err := ev.bus.PublishHeader(ctx, subject, in.env.ID, header, in.stored)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(observe.AttrStream.String(event.BlogStream), observe.AttrSequence.Int64(int64(seq)))
+	}
+	span.End()
 	if errors.Is(err, bus.ErrStreamFull) {
 		ev.log.Error("blog stream full: event refused", "type", in.env.Type, "id", in.env.ID, "err", err)
 		httpapi.WriteProblem(w, http.StatusServiceUnavailable,
@@ -79,6 +100,7 @@ func (ev *events) post(w http.ResponseWriter, r *http.Request) {
 	ev.metrics.accepted.WithLabelValues(in.shape).Inc()
 	w.Header().Set(HeaderEventID, in.env.ID)
 	w.Header().Set(HeaderPosition, strconv.FormatUint(seq, 10))
+	w.Header().Set(service.HeaderToken, service.Token([]outbox.EmittedEvent{{ID: in.env.ID, Type: in.env.Type}}))
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"status":"OK"}` + "\n"))
 }

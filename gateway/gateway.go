@@ -150,11 +150,11 @@ func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
 	}
 	p := &pusher{
 		cfg: cfg, bus: rt.Bus, subs: &subStore{db: rt.DB}, allow: allow, log: rt.Log, metrics: m,
-		client: newClient(allow, cfg.Timeout), running: map[string]bus.Subscription{},
+		client: newClient(allow, cfg.Timeout), running: map[string]bus.Subscription{}, module: rt.Module,
 	}
 	rt.Module.OnStart = func(ctx context.Context, _ bus.Bus) error { return p.start(ctx) }
 	rt.Module.OnStop = p.stop
-	return handlers{events: &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m}, pusher: p}, nil
+	return handlers{events: &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m, tracer: rt.Module.Tracer()}, pusher: p}, nil
 }
 
 // register serves POST and GET /events (plain handlers: they read and

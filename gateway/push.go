@@ -19,6 +19,8 @@ import (
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/observe"
+	"github.com/heraldev/herald/service"
 )
 
 // pusher runs one durable consumer per subscription, each delivering the
@@ -32,6 +34,7 @@ type pusher struct {
 	log     *slog.Logger
 	metrics *metrics
 	client  *http.Client
+	module  *service.Service // traces each delivery
 
 	mu      sync.Mutex // guards running
 	running map[string]bus.Subscription
@@ -99,7 +102,8 @@ func (p *pusher) run(ctx context.Context, s subscription) error {
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", s.ID, err)
 	}
-	sub, err := p.bus.Subscribe(ctx, p.consumer(s), p.handler(s, key))
+	c := p.consumer(s)
+	sub, err := p.bus.Subscribe(ctx, c, p.module.TraceHandler(c, p.handler(s, key), observe.OutcomeDelivered))
 	if err != nil {
 		return fmt.Errorf("start subscription %s: %w", s.ID, err)
 	}
@@ -134,7 +138,7 @@ func (p *pusher) handler(s subscription, key []byte) bus.Handler {
 		}
 		ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 		defer cancel()
-		if err := deliver(ctx, p.client, s.URL, contentType, ev.ID, key, body); err != nil {
+		if err := deliver(ctx, p.client, s.URL, contentType, ev.ID, key, body, observe.TraceParent(ctx)); err != nil {
 			failed.Inc()
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldev/herald/observe"
 )
 
 // SecretPrefix starts a Standard Webhooks secret.
@@ -78,7 +80,7 @@ func newClient(allow *allowlist, timeout time.Duration) *http.Client {
 // signed with key if it is not nil. It returns nil only for a 2xx answer;
 // otherwise an error with the status and the start of the answer's body, or
 // the connection error. A 3xx is a failure: redirects are not followed.
-func deliver(ctx context.Context, client *http.Client, target, contentType, id string, key, body []byte) error {
+func deliver(ctx context.Context, client *http.Client, target, contentType, id string, key, body []byte, traceparent string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", redact(target), err)
@@ -87,6 +89,9 @@ func deliver(ctx context.Context, client *http.Client, target, contentType, id s
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "herald-gateway")
 	req.Header.Set(HeaderWebhookID, id)
+	if traceparent != "" {
+		req.Header.Set(observe.HeaderTraceParent, traceparent) // the subscriber continues the trace
+	}
 	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	if key != nil {
 		req.Header.Set(HeaderWebhookSignature, sign(key, id, ts, body))

@@ -33,6 +33,12 @@ type Handlers struct {
 // Project returns the handlers that fold events into s.DB with p: Apply and
 // ApplyBatch.
 func (s *Service) Project(reg *event.Registry, p Projection) Handlers {
+	if s.fresh == nil {
+		s.fresh = newFreshness(s.DB)
+	}
+	for _, d := range reg.Defs() {
+		s.fresh.types[d.Type] = true
+	}
 	return Handlers{One: s.Apply(reg, p), Batch: s.ApplyBatch(reg, p)}
 }
 
@@ -68,6 +74,10 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			es[i], ids[i] = e, e.ID
 		}
+		if s.fresh != nil {
+			s.fresh.begin(ids)
+			defer s.fresh.end(ids) // after Committed: a read waiting for them sees them
+		}
 		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(ctx context.Context, tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
 		if err != nil {
 			if len(es) == 1 {
@@ -75,6 +85,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			return fmt.Errorf("apply %d events from %s: %w", len(es), es[0].ID, err)
 		}
+		noteApplied(ctx, applied)
 		done := es[:0]
 		now := time.Now()
 		for i, ok := range applied {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/store"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	// Pprof serves Go's profiles on the service's address (see
 	// Service.Pprof). Off by default.
 	Pprof bool
+	// Tracing is the process's tracing; nil traces nothing.
+	Tracing *observe.Tracing
+	// MaxWait bounds a read-your-writes wait (see Service.MaxWait).
+	MaxWait time.Duration
 	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
 	// failures; production leaves it nil.
 	Wrap func(bus.Handler) bus.Handler

@@ -21,9 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/httpapi"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/outbox"
 	"github.com/heraldev/herald/store"
 )
@@ -67,6 +70,15 @@ type Service struct {
 	OnStart func(ctx context.Context, b bus.Bus) error
 	OnStop  func(ctx context.Context) error
 
+	// MaxWait bounds how long a read carrying a consistency token waits
+	// for the read model (HeaderWait asks for less). Default MaxWait.
+	MaxWait time.Duration
+
+	tp     trace.TracerProvider
+	tracer trace.Tracer
+	ring   *observe.Ring
+	fresh  *freshness // nil for a service that consumes nothing
+
 	ln         net.Listener
 	srv        *http.Server
 	subs       []bus.Subscription
@@ -84,8 +96,9 @@ type Service struct {
 // New returns a service named name with a fresh mux and metrics registry, and
 // the /livez, /readyz and /metrics routes.
 func New(name string, log *slog.Logger) *Service {
-	s := &Service{Name: name, Log: log.With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry(),
+	s := &Service{Name: name, Log: slog.New(observe.LogHandler(log.Handler())).With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry(),
 		ProgressEvery: 5 * time.Second, quit: make(chan struct{})}
+	s.UseTracing(noop.NewTracerProvider(), nil)
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_events_handled_total", Help: "Events handled by this service's consumers, by consumer and result (ok, error).",
@@ -214,13 +227,17 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		s.Mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		s.Mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	var h http.Handler = httpapi.WithProblems(s.Mux)
+	h := httpapi.WithProblems(s.Mux)
+	if s.fresh != nil {
+		h = s.readYourWrites(h)
+	}
+	h = s.traceHTTP(answerWrites(h))
 	if s.CORS {
 		h = cors.New(cors.Options{
 			AllowedOrigins: []string{"*"},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 			AllowedHeaders: []string{"*"},
-			ExposedHeaders: []string{"Location", "Link", "Herald-Event-Id", "Herald-Position", "Herald-Last-Position"},
+			ExposedHeaders: []string{"Location", "Link", HeaderEventID, HeaderToken, HeaderConsistency, "Herald-Position", "Herald-Last-Position"},
 			MaxAge:         600,
 		}).Handler(h)
 	}
@@ -255,7 +272,11 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		if c.Batch != nil {
 			c.Batch = s.countBatch(c.Name, c.Batch)
 		}
-		if sub, err = b.Subscribe(ctx, c.Consumer, s.count(c.Name, c.Handler)); err != nil {
+		if c.Batch != nil {
+			c.Batch = s.traceBatch(c.Consumer, c.Batch)
+		}
+		h := s.TraceHandler(c.Consumer, s.count(c.Name, c.Handler), observe.OutcomeApplied)
+		if sub, err = b.Subscribe(ctx, c.Consumer, h); err != nil {
 			return err
 		}
 		if fromStart {

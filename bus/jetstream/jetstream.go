@@ -457,9 +457,9 @@ func (s *subscription) message(msg jetstream.Msg) (bus.Message, bool) {
 		return bus.Message{}, false
 	}
 	return bus.Message{
-		Subject:  msg.Subject(),
-		ID:       msg.Headers().Get(jetstream.MsgIDHeader),
-		Data:     msg.Data(),
+		Subject:     msg.Subject(),
+		ID:          msg.Headers().Get(jetstream.MsgIDHeader),
+		Data:        msg.Data(),
 		Attempt:     int(md.NumDelivered),
 		Sequence:    md.Sequence.Stream,
 		TraceParent: msg.Headers().Get(HeaderTraceParent),
@@ -477,7 +477,9 @@ func (s *subscription) settle(msg jetstream.Msg, m bus.Message, herr error) {
 		return
 	}
 	if !s.c.LastAttempt(m.Attempt) {
-		s.bus.log.Warn("handler failed; will retry", "consumer", s.c.Name, "seq", m.Sequence,
+		// Debug: the handler's caller logs the failure with its trace (see
+		// service.TraceHandler); this line adds only the backoff.
+		s.bus.log.Debug("handler failed; will retry", "consumer", s.c.Name, "seq", m.Sequence,
 			"attempt", m.Attempt, "of", s.c.MaxDeliver, "err", herr)
 		_ = msg.NakWithDelay(s.c.Delay(m.Attempt))
 		return

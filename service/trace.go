@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/heraldev/herald/bus"
+	"github.com/heraldev/herald/observe"
+)
+
+// UseTracing makes the service trace with tp: its HTTP requests, its
+// relay's publishes (through the relay's own Tracer, which catalogue.Build
+// sets) and every message its consumers handle. ring, if not nil, is where
+// the process keeps its recent spans; the service serves its own from it
+// at GET /journey. Without UseTracing the service traces nothing.
+func (s *Service) UseTracing(tp trace.TracerProvider, ring *observe.Ring) {
+	s.tp, s.tracer, s.ring = tp, tp.Tracer("github.com/heraldev/herald/service"), ring
+}
+
+// Tracer returns the service's tracer: a no-op one unless UseTracing.
+func (s *Service) Tracer() trace.Tracer { return s.tracer }
+
+// traced reports whether the service records spans.
+func (s *Service) traced() bool {
+	_, noopTP := s.tp.(noop.TracerProvider)
+	return s.tp != nil && !noopTP
+}
+
+// traceHTTP wraps h in a server span per request: every write (any method
+// but GET and HEAD), and any read whose caller sent a traceparent, so that
+// a trace a client started continues here. Plain reads, the hot path, and
+// the operator routes are not traced.
+func (s *Service) traceHTTP(h http.Handler) http.Handler {
+	if !s.traced() {
+		return h
+	}
+	return otelhttp.NewHandler(h, s.Name,
+		otelhttp.WithTracerProvider(s.tp),
+		otelhttp.WithPropagators(observe.Propagator()),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				return true
+			}
+			return r.Header.Get(observe.HeaderTraceParent) != "" && !operatorPath(r.URL.Path)
+		}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				if _, path, ok := strings.Cut(r.Pattern, " "); ok {
+					return r.Method + " " + path
+				}
+				return r.Method + " " + r.Pattern
+			}
+			return r.Method
+		}),
+	)
+}
+
+func operatorPath(p string) bool {
+	switch p {
+	case "/livez", "/readyz", "/metrics", "/status", "/journey":
+		return true
+	}
+	return strings.HasPrefix(p, "/debug/")
+}
+
+// outcomeKey holds, in a handler's context, where ApplyBatch says which of
+// the messages it was given it applied and which it skipped as duplicates.
+type outcomeKey struct{}
+
+type outcomes struct{ applied []bool }
+
+// noteApplied records, for the process spans, which messages were applied.
+func noteApplied(ctx context.Context, applied []bool) {
+	if o, ok := ctx.Value(outcomeKey{}).(*outcomes); ok {
+		o.applied = applied
+	}
+}
+
+// TraceHandler wraps consumer c's handler h so that every message it
+// handles is a consumer span, "process <subject>", in the trace of the
+// message's publish (its parent, and a link to it, as OpenTelemetry's
+// messaging conventions ask), with the outcome: ok on success (applied or
+// duplicate for a handler built by Apply), retried or dead-lettered on
+// failure. A failure is logged with the span's trace id. The gateway wraps
+// its push deliveries with ok = observe.OutcomeDelivered.
+func (s *Service) TraceHandler(c bus.Consumer, h bus.Handler, ok string) bus.Handler {
+	if !s.traced() {
+		return func(ctx context.Context, m bus.Message) error {
+			err := h(ctx, m)
+			if err != nil {
+				s.logFailure(ctx, c, m, err)
+			}
+			return err
+		}
+	}
+	return func(ctx context.Context, m bus.Message) error {
+		ctx, span := s.startProcess(ctx, c, m, time.Time{})
+		o := &outcomes{}
+		err := h(context.WithValue(ctx, outcomeKey{}, o), m)
+		outcome := ok
+		if len(o.applied) == 1 && !o.applied[0] {
+			outcome = observe.OutcomeDuplicate
+		}
+		s.endProcess(ctx, span, c, m, outcome, err)
+		return err
+	}
+}
+
+// traceBatch is TraceHandler for a batch handler: one span per message of
+// a batch that succeeded, all starting when the batch did. A failed batch
+// records none: its messages are handled, and traced, one by one next.
+func (s *Service) traceBatch(c bus.Consumer, h bus.BatchHandler) bus.BatchHandler {
+	if !s.traced() {
+		return h
+	}
+	return func(ctx context.Context, ms []bus.Message) error {
+		start := time.Now()
+		o := &outcomes{}
+		if err := h(context.WithValue(ctx, outcomeKey{}, o), ms); err != nil {
+			return err
+		}
+		for i, m := range ms {
+			outcome := observe.OutcomeApplied
+			if i < len(o.applied) && !o.applied[i] {
+				outcome = observe.OutcomeDuplicate
+			}
+			sctx, span := s.startProcess(ctx, c, m, start)
+			s.endProcess(sctx, span, c, m, outcome, nil)
+		}
+		return nil
+	}
+}
+
+func (s *Service) startProcess(ctx context.Context, c bus.Consumer, m bus.Message, start time.Time) (context.Context, trace.Span) {
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(observe.ProcessAttrs(c.Name, c.Stream, m.Subject, m.ID, m.Sequence, m.Attempt)...)}
+	if !start.IsZero() {
+		opts = append(opts, trace.WithTimestamp(start))
+	}
+	if sc := observe.Remote(m.TraceParent); sc.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	return s.tracer.Start(ctx, "process "+m.Subject, opts...)
+}
+
+func (s *Service) endProcess(ctx context.Context, span trace.Span, c bus.Consumer, m bus.Message, outcome string, err error) {
+	if err != nil {
+		outcome = s.logFailure(ctx, c, m, err)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.SetAttributes(observe.AttrOutcome.String(outcome))
+	span.End()
+}
+
+// logFailure logs that consumer c failed to handle m, with ctx's trace,
+// and returns the outcome: retried, or dead-lettered after the last
+// attempt.
+func (s *Service) logFailure(ctx context.Context, c bus.Consumer, m bus.Message, err error) string {
+	outcome, level, msg := observe.OutcomeRetried, slog.LevelWarn, "handler failed; will retry"
+	if c.LastAttempt(m.Attempt) {
+		outcome, level, msg = observe.OutcomeDeadLettered, slog.LevelError, "handler failed its last attempt; dead-lettering"
+	}
+	s.Log.Log(ctx, level, msg, "consumer", c.Name, "subject", m.Subject, "seq", m.Sequence, "event", m.ID,
+		"attempt", m.Attempt, "of", c.WithDefaults().MaxDeliver, "err", err)
+	return outcome
+}
