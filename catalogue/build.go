@@ -18,6 +18,7 @@ import (
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/outbox"
 	"github.com/heraldev/herald/service"
+	"github.com/heraldev/herald/store"
 )
 
 // Impl is how a service is built: what it makes on a Runtime, and the HTTP
@@ -149,6 +150,7 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
 	g := s.UseDB(db)
+	s.App, s.Store = app.Name, store.Describe(cfg.DSN(cfg.Name(app.Base(desc), desc.ReadModel)))
 	rt := &Runtime{App: app, Desc: desc, Module: s, Log: s.Log, DB: db, Bus: deps.Bus, Replica: replica}
 	if desc.Writes() {
 		s.Relay = outbox.NewRelay(g, pub, s.Log)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 
@@ -67,7 +68,15 @@ func New(ctx context.Context, opts Options) (*Tracing, error) {
 	if endpoint != "" {
 		var eopts []otlptracehttp.Option
 		if opts.OTLPEndpoint != "" {
-			eopts = append(eopts, otlptracehttp.WithEndpointURL(opts.OTLPEndpoint))
+			u, err := url.Parse(opts.OTLPEndpoint)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("otlp endpoint %q: want an http:// or https:// URL, such as http://127.0.0.1:4318", opts.OTLPEndpoint)
+			}
+			if u.Path == "" || u.Path == "/" {
+				u.Path = "/v1/traces" // as OTEL_EXPORTER_OTLP_ENDPOINT does
+			}
+			endpoint = u.String()
+			eopts = append(eopts, otlptracehttp.WithEndpointURL(endpoint))
 		}
 		exp, err := otlptracehttp.New(ctx, eopts...) // the variables are read by the exporter itself
 		if err != nil {

@@ -12,8 +12,10 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldev/herald"
 	"github.com/heraldev/herald/event"
@@ -170,4 +172,40 @@ func traced(ctx context.Context, e event.Envelope) event.Envelope {
 		e.TraceParent = observe.TraceParent(ctx)
 	}
 	return e
+}
+
+// Backlog is what waits in an outbox: how many events, and since when the
+// oldest (zero if none).
+type Backlog struct {
+	Depth  int
+	Oldest time.Time
+}
+
+// Waiting returns db's outbox backlog.
+func Waiting(ctx context.Context, db *sql.DB) (Backlog, error) {
+	var b Backlog
+	var oldest any
+	err := db.QueryRowContext(ctx, `SELECT count(*), (SELECT created_at FROM outbox ORDER BY seq LIMIT 1) FROM outbox`).Scan(&b.Depth, &oldest)
+	if err != nil {
+		return b, fmt.Errorf("read outbox backlog: %w", err)
+	}
+	if b.Oldest, err = store.ScanTime(oldest); err != nil {
+		return b, fmt.Errorf("read outbox backlog: %w", err)
+	}
+	return b, nil
+}
+
+// Queued returns when event id was added to db's outbox, and whether it
+// still waits there to be published.
+func Queued(ctx context.Context, db *sql.DB, id string) (time.Time, bool, error) {
+	var v any
+	err := db.QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE event_id = $1`, id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("look up outbox event %s: %w", id, err)
+	}
+	t, err := store.ScanTime(v)
+	return t, err == nil, err
 }

@@ -85,7 +85,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			return fmt.Errorf("apply %d events from %s: %w", len(es), es[0].ID, err)
 		}
-		noteApplied(ctx, applied)
+		noteApplied(ctx, ids, applied)
 		done := es[:0]
 		now := time.Now()
 		for i, ok := range applied {

@@ -72,11 +72,16 @@ func (c Config) Name(base string, replicated bool) string {
 // (e.g. "shop-orders"): Config.DB if set, else <DataDir>/<base>.db, and
 // applies migrations.
 func (c Config) OpenDB(ctx context.Context, base string, migrations []store.Migration) (*sql.DB, error) {
-	dsn := c.DB
-	if dsn == "" {
-		dsn = filepath.Join(c.DataDir, base+".db")
+	return store.Open(ctx, c.DSN(base), migrations)
+}
+
+// DSN returns the database OpenDB opens for base: Config.DB if set, else
+// <DataDir>/<base>.db.
+func (c Config) DSN(base string) string {
+	if c.DB != "" {
+		return c.DB
 	}
-	return store.Open(ctx, dsn, migrations)
+	return filepath.Join(c.DataDir, base+".db")
 }
 
 // Consumer returns the durable consumer name on stream for subjects, with

@@ -257,7 +257,9 @@ func answerWrites(h http.Handler) http.Handler {
 			return
 		}
 		ctx, em := outbox.WithEmitted(r.Context())
-		h.ServeHTTP(&emittedWriter{ResponseWriter: w, em: em}, r.WithContext(ctx))
+		r2 := r.WithContext(ctx)
+		h.ServeHTTP(&emittedWriter{ResponseWriter: w, em: em}, r2)
+		r.Pattern = r2.Pattern // the route the mux chose, for the request's span name (otelhttp reads it from r)
 	})
 }
 

@@ -41,6 +41,8 @@ type Consumer struct {
 // Consumers and register routes on Mux, then Listen, Start and finally Stop.
 type Service struct {
 	Name     string
+	App      string // the app it belongs to, for /status
+	Store    string // its database, for a person (store.Describe)
 	Addr     string // listen address, "host:port"
 	AddrFlag string // the flag that sets Addr, named when it cannot be used
 	Log      *slog.Logger
@@ -78,6 +80,7 @@ type Service struct {
 	tracer trace.Tracer
 	ring   *observe.Ring
 	fresh  *freshness // nil for a service that consumes nothing
+	bus    bus.Bus    // set by Start
 
 	ln         net.Listener
 	srv        *http.Server
@@ -117,6 +120,8 @@ func New(name string, log *slog.Logger) *Service {
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
 	s.Mux.HandleFunc("GET /readyz", s.readyz)
+	s.Mux.HandleFunc("GET /status", s.serveStatus)
+	s.Mux.HandleFunc("GET /journey", s.serveJourney)
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
 	return s
 }
@@ -197,6 +202,11 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			s.ln.Close()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
+	}
+	s.bus = b
+	if err := s.inspectMetrics(); err != nil {
+		s.ln.Close()
+		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	for _, c := range s.Consumers {
 		if err := s.subscribe(ctx, b, c); err != nil {

@@ -75,12 +75,16 @@ func operatorPath(p string) bool {
 // the messages it was given it applied and which it skipped as duplicates.
 type outcomeKey struct{}
 
-type outcomes struct{ applied []bool }
+type outcomes struct {
+	applied []bool
+	ids     []string // the events' ids, which a republished copy's message id may not be
+}
 
-// noteApplied records, for the process spans, which messages were applied.
-func noteApplied(ctx context.Context, applied []bool) {
+// noteApplied records, for the process spans, the events' ids and which of
+// them were applied.
+func noteApplied(ctx context.Context, ids []string, applied []bool) {
 	if o, ok := ctx.Value(outcomeKey{}).(*outcomes); ok {
-		o.applied = applied
+		o.ids, o.applied = ids, applied
 	}
 }
 
@@ -109,6 +113,9 @@ func (s *Service) TraceHandler(c bus.Consumer, h bus.Handler, ok string) bus.Han
 		if len(o.applied) == 1 && !o.applied[0] {
 			outcome = observe.OutcomeDuplicate
 		}
+		if len(o.ids) == 1 && o.ids[0] != m.ID {
+			span.SetAttributes(observe.AttrMessageID.String(o.ids[0]))
+		}
 		s.endProcess(ctx, span, c, m, outcome, err)
 		return err
 	}
@@ -133,6 +140,9 @@ func (s *Service) traceBatch(c bus.Consumer, h bus.BatchHandler) bus.BatchHandle
 				outcome = observe.OutcomeDuplicate
 			}
 			sctx, span := s.startProcess(ctx, c, m, start)
+			if i < len(o.ids) && o.ids[i] != m.ID {
+				span.SetAttributes(observe.AttrMessageID.String(o.ids[i]))
+			}
 			s.endProcess(sctx, span, c, m, outcome, nil)
 		}
 		return nil

@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -128,4 +130,51 @@ func Unreachable(err error) bool {
 	// closed or broken first), so nothing was written.
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
+}
+
+// ScanTime converts a timestamp column as the drivers return it (a
+// time.Time from PostgreSQL, RFC 3339 text from SQLite) into a time.
+func ScanTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, nil
+	case string:
+		return time.Parse(time.RFC3339Nano, t)
+	case []byte:
+		return time.Parse(time.RFC3339Nano, string(t))
+	case nil:
+		return time.Time{}, nil
+	}
+	return time.Time{}, fmt.Errorf("timestamp of type %T", v)
+}
+
+// Describe names the database dsn opens for a person: the SQLite file, or
+// the PostgreSQL URL without its password.
+func Describe(dsn string) string {
+	if !IsPostgresURL(dsn) {
+		return "sqlite:" + dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres"
+	}
+	return u.Redacted()
+}
+
+// AppliedAt returns when this database's consumers applied event id (its
+// processed_events row), and whether they have.
+func AppliedAt(ctx context.Context, db *sql.DB, id string) (time.Time, bool, error) {
+	var v any
+	err := db.QueryRowContext(ctx, `SELECT processed_at FROM processed_events WHERE event_id = $1`, id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("look up event %s: %w", id, err)
+	}
+	t, err := ScanTime(v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("event %s applied at: %w", id, err)
+	}
+	return t, true, nil
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/heraldev/herald/observe"
 )
 
 // cli is the command line. Every flag can also be set from its HERALD_*
@@ -27,6 +29,8 @@ type cli struct {
 	Serve     serveCmd     `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
 	Bus       busCmd       `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
 	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
+	Trace     traceCmd     `cmd:"" help:"Show where one event went (by event id or trace id): its commit, its publish, and each consumer's outcome, with its trace."`
+	Status    statusCmd    `cmd:"" help:"Show every running service's consumers (position, pending, DLQ, lag in seconds) and outbox relays as a table."`
 	Catalogue catalogueCmd `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
 	Probe     probeCmd     `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
 
@@ -52,6 +56,10 @@ type serviceFlags struct {
 	StopTimeout    time.Duration     `default:"30s" env:"HERALD_STOP_TIMEOUT" help:"How long a clean stop may take (draining requests and consumers)."`
 	Pprof          bool              `env:"HERALD_PPROF" help:"Serve Go's profiles at /debug/pprof/ on every service's address (for benchmarks and diagnosis; exposes the process's internals, so off by default)."`
 	MaxStreamBytes int64             `default:"0" env:"HERALD_MAX_STREAM_BYTES" help:"Storage limit of the event stream in bytes; 0 for none. A full stream refuses new events and writes answer 503; it never discards events."`
+	Tracing        bool              `default:"true" negatable:"" env:"HERALD_TRACING" help:"Trace every write, publish and delivery with OpenTelemetry (--no-tracing turns it off)."`
+	TraceRing      int               `default:"10000" env:"HERALD_TRACE_RING" help:"Recent spans kept in memory for herald trace (each at most a few KB, so memory stays bounded under any load); 0 keeps none."`
+	OTLPEndpoint   string            `name:"otlp-endpoint" env:"HERALD_OTLP_ENDPOINT" placeholder:"URL" help:"Export spans over OTLP/HTTP to this URL (Jaeger, Tempo or a collector, e.g. http://127.0.0.1:4318). The standard OTEL_EXPORTER_OTLP_ENDPOINT variables work too."`
+	MaxWait        time.Duration     `default:"10s" env:"HERALD_MAX_WAIT" help:"Longest a read with a Herald-After consistency token waits for its read model before answering stale."`
 	NoBatches      bool              `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
 }
 
@@ -96,6 +104,17 @@ func main() {
 	}
 	if strings.HasPrefix(k.Command(), "catalogue") {
 		if err := m.Catalogue(c.Catalogue); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if k.Command() == "trace <id>" || k.Command() == "status" {
+		run := func() error { return m.Status(ctx, c.Status) }
+		if k.Command() == "trace <id>" {
+			run = func() error { return m.Trace(ctx, c.Trace) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)
 			os.Exit(1)
 		}
@@ -154,7 +173,7 @@ func kongOptions() []kong.Option {
 func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(observe.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(observe.LogHandler(slog.NewTextHandler(w, opts)))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/catalogue"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/service"
 )
 
@@ -26,6 +27,7 @@ type Main struct {
 	nc          *nats.Conn
 	bus         *jetstream.Bus
 	running     *catalogue.Running
+	tracing     *observe.Tracing
 	stopTimeout time.Duration
 }
 
@@ -99,12 +101,24 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 		return err
 	}
 	m.bus = b
+	if f.Tracing {
+		ring := f.TraceRing
+		if ring <= 0 {
+			ring = -1 // observe.Options: none
+		}
+		if m.tracing, err = observe.New(ctx, observe.Options{RingSize: ring, OTLPEndpoint: f.OTLPEndpoint}); err != nil {
+			return fmt.Errorf("%w; fix --otlp-endpoint (HERALD_OTLP_ENDPOINT)", err)
+		}
+		if e := m.tracing.Exporting(); e != "" {
+			m.Log.Info("exporting traces", "otlp", e)
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := b.Check(sctx); err != nil {
 		return err
 	}
-	m.running, err = catalogue.Start(sctx, b, targets, func(t catalogue.Target) service.Config { return f.config(t, m.Log) })
+	m.running, err = catalogue.Start(sctx, b, targets, func(t catalogue.Target) service.Config { return f.config(t, m.Log, m.tracing) })
 	return err
 }
 
@@ -122,6 +136,9 @@ func (m *Main) Service(name string) *service.Service { return m.running.Service(
 // embedded server. It is safe to call on a partly started Main.
 func (m *Main) Close(ctx context.Context) error {
 	errs := []error{m.running.Stop(ctx)}
+	if err := m.tracing.Shutdown(ctx); err != nil { // exports the spans still buffered
+		errs = append(errs, err)
+	}
 	if m.nc != nil {
 		// Consumers are drained already; push out their last acks.
 		_ = m.nc.FlushTimeout(2 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/gateway"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
 )
@@ -98,11 +99,11 @@ func norList(names []string) string {
 }
 
 // config returns the settings of target t from f.
-func (f serviceFlags) config(t catalogue.Target, log *slog.Logger) service.Config {
+func (f serviceFlags) config(t catalogue.Target, log *slog.Logger, tr *observe.Tracing) service.Config {
 	addr, flag := f.addr(t.Service)
 	cfg := service.Config{
 		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr, AddrFlag: flag, Logger: log,
-		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof,
+		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof, Tracing: tr, MaxWait: f.MaxWait,
 	}
 	if !t.Service.Writes() {
 		cfg.DB = "" // checked by checkTargets: --db names a write service's database
