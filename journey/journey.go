@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldev/herald/bus/jetstream"
@@ -33,6 +34,7 @@ import (
 // Outcomes of a consumer's step.
 const (
 	Applied      = "applied"       // the consumer's read model has the event
+	Delivered    = "delivered"     // pushed to a subscriber, who took it
 	Pending      = "pending"       // not delivered yet: the consumer is behind
 	InProgress   = "in-progress"   // delivered, not yet settled
 	Retrying     = "retrying"      // failed, and will be delivered again
@@ -135,7 +137,7 @@ func Of(ctx context.Context, src Sources, idOrTrace string) (Journey, error) {
 	eventID := idOrTrace
 	if IsTraceID(idOrTrace) {
 		j.TraceID = idOrTrace
-		parts := src.ask(ctx, &j, url.Values{"trace": {j.TraceID}})
+		parts := src.ask(ctx, &j, url.Values{"trace": {j.TraceID}}, src.Catalogue)
 		j.Spans = spansOf(parts)
 		if eventID = firstEvent(j.Spans); eventID == "" {
 			if len(j.Spans) == 0 {
@@ -190,15 +192,29 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 				}
 			}
 		}
-		owner := ownerOf(app, e.Type, stored.Subject)
-		j.Committed = &Step{Service: owner, At: e.Time}
 		j.Published = &Published{Stream: app.Stream, Sequence: stored.Sequence, At: stored.Time, After: stored.Time.Sub(e.Time)}
 	}
 	if j.TraceID != "" {
 		q.Set("trace", j.TraceID)
 	}
-	parts := src.ask(ctx, &j, q)
+	apps := src.Catalogue
+	if found {
+		apps = catalogue.Catalogue{app} // only its services can have handled it
+	}
+	parts := src.ask(ctx, &j, q, apps)
 	j.Spans = spansOf(parts)
+	if found {
+		// The service that published it: the one whose span says so, else
+		// the type's owner (the gateway relays types that services own).
+		owner := ownerOf(app, j.Event.Type, stored.Subject)
+		for _, sp := range j.Spans {
+			if sp.Kind == "producer" && sp.Attr(string(observe.AttrMessageID)) == id {
+				owner = sp.Service
+				break
+			}
+		}
+		j.Committed = &Step{Service: owner, At: j.Event.Time}
+	}
 	if !found {
 		for name, p := range parts {
 			if p.Queued != nil {
@@ -217,17 +233,34 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 	}
 	for _, svc := range app.Services {
 		for _, c := range svc.Consumes {
-			if c.PerSubscription || !c.Receives(stored.Subject) {
+			if !c.Receives(stored.Subject) {
 				continue
 			}
-			step, err := src.consumer(ctx, app, svc, c, stored, j, parts[svc.Name])
-			if err != nil {
-				return j, err
+			names := []string{app.Durable(svc, c, "")}
+			if c.PerSubscription {
+				names = perSubscription(j.Spans, c.Name) // made at run time: those the spans show
 			}
-			j.Consumers = append(j.Consumers, step)
+			for _, name := range names {
+				step, err := src.consumer(ctx, app, svc, name, stored, j, parts[svc.Name])
+				if err != nil {
+					return j, err
+				}
+				j.Consumers = append(j.Consumers, step)
+			}
 		}
 	}
 	return j, nil
+}
+
+// perSubscription returns the consumers named prefix... that spans show.
+func perSubscription(spans []observe.Span, prefix string) []string {
+	var out []string
+	for _, s := range spans {
+		if n := s.Attr(string(observe.AttrConsumer)); strings.HasPrefix(n, prefix) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ownerOf is the service that published an event of typ on subject: its
@@ -244,9 +277,8 @@ func ownerOf(app catalogue.App, typ, subject string) string {
 	return ""
 }
 
-func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogue.Service, c catalogue.Consumer,
+func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogue.Service, name string,
 	stored jetstream.Stored, j Journey, part *service.Journey) (Consumer, error) {
-	name := app.Durable(svc, c, "")
 	step := Consumer{Service: svc.Name, Consumer: name}
 	id := j.Event.ID
 	var spans []observe.Span
@@ -262,7 +294,7 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 		n, _ := strconv.Atoi(s.Attr(string(observe.AttrAttempt)))
 		step.Attempt = max(step.Attempt, n)
 		switch s.Attr(string(observe.AttrOutcome)) {
-		case observe.OutcomeApplied:
+		case observe.OutcomeApplied, observe.OutcomeDelivered:
 			if ok == nil {
 				ok = &spans[i]
 			}
@@ -286,10 +318,12 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 	switch {
 	case part != nil && part.Applied != nil:
 		step.Outcome, step.At = Applied, *part.Applied
+	case ok != nil && ok.Attr(string(observe.AttrOutcome)) == observe.OutcomeDelivered:
+		step.Outcome, step.At = Delivered, ok.End
 	case ok != nil:
 		step.Outcome, step.At = Applied, ok.End
 	}
-	if step.Outcome == Applied {
+	if step.Outcome == Applied || step.Outcome == Delivered {
 		step.After = step.At.Sub(j.Committed.At)
 		step.Error = "" // an earlier attempt failed; this one did not
 		return step, nil
@@ -320,14 +354,14 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 	return step, nil
 }
 
-// ask fetches every service's part of the journey with q, noting in j the
-// services that did not answer.
-func (src Sources) ask(ctx context.Context, j *Journey, q url.Values) map[string]*service.Journey {
+// ask fetches the part of the journey of every service of apps with q,
+// noting in j the services that did not answer.
+func (src Sources) ask(ctx context.Context, j *Journey, q url.Values, apps catalogue.Catalogue) map[string]*service.Journey {
 	parts := map[string]*service.Journey{}
 	if src.Service == nil {
 		return parts
 	}
-	for _, a := range src.Catalogue {
+	for _, a := range apps {
 		for _, s := range a.Services {
 			p, err := src.Service(ctx, s.Name, q)
 			if err != nil {

@@ -124,12 +124,16 @@ func (b *Bus) deadLettered(ctx context.Context, consumer string) (uint64, error)
 }
 
 // Find looks for the message whose id (its Nats-Msg-Id, an event's id) is
-// id on stream, reading forward from a little before near (the event's
+// id on stream, reading forward from a little before near
+// (a stream that does not exist holds nothing) (the event's
 // creation time; zero reads from the first message) for at most scan
 // messages or until messages stored well after near. It reports whether
 // it found the message.
 func (b *Bus) Find(ctx context.Context, stream, id string, near time.Time, scan int) (Stored, bool, error) {
 	s, err := b.js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return Stored{}, false, nil // an app that never ran
+	}
 	if err != nil {
 		return Stored{}, false, fmt.Errorf("stream %s: %w", stream, err)
 	}

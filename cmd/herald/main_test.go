@@ -28,6 +28,7 @@ func testFlags(dir string) serviceFlags {
 		BannedWords: []string{"orange"}, PushAllow: []string{"loopback"}, PushTimeout: 5 * time.Second, PushMaxDeliver: 5,
 		PushBackoff: []time.Duration{50 * time.Millisecond},
 		MaxDeliver:  3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
+		Tracing: true, TraceRing: 10_000, MaxWait: 10 * time.Second, // the defaults
 	}
 }
 

@@ -29,12 +29,12 @@ type systemFlags struct {
 type traceCmd struct {
 	systemFlags
 	ID   string `arg:"" help:"An event id (a write's Herald-Event-Id) or a trace id (32 hex digits)."`
-	JSON bool   `name:"json" help:"Print the journey as JSON, for scripts."`
+	JSON bool   `name:"json" env:"HERALD_TRACE_JSON" help:"Print the journey as JSON, for scripts."`
 }
 
 type statusCmd struct {
 	systemFlags
-	JSON bool `name:"json" help:"Print every service's GET /status as one JSON array."`
+	JSON bool `name:"json" env:"HERALD_STATUS_JSON" help:"Print every service's GET /status as one JSON array."`
 }
 
 // serviceURL returns the base URL of the catalogue's service s on f's
