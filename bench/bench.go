@@ -71,6 +71,7 @@ func Scenarios() []Scenario {
 		{"lag", "a fixed rate of orders: propagation lag from the order's event to the query's commit, against raw JetStream publish-to-consume at the same rate", runLag},
 		{"rebuild", "a fresh query replica building its read model from the stream, against a raw JetStream consume-and-ack of the same stream", runRebuild},
 		{"ingress", "POST /events on the blog gateway (tutorial shape), 64 connections, against raw JetStream async publishing", runIngress},
+		{"journey", "write-to-view with tracing on (spans in the in-memory ring) against --no-tracing; then a read with a fresh Herald-After token against a plain read", runJourney},
 	}
 }
 

@@ -33,8 +33,9 @@ type shopRig struct {
 }
 
 // startShopRig starts a rig whose data, processes and logs are named
-// after name; its profiles are named after tag, if set.
-func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool) (*shopRig, error) {
+// after name; its profiles are named after tag, if set. serveArgs are
+// added to orders' and query's herald serve.
+func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, serveArgs ...string) (*shopRig, error) {
 	data, err := e.shopData(ctx, name+"-data")
 	if err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool) 
 	if err != nil {
 		return nil, err
 	}
-	var extra []string
+	extra := append([]string(nil), serveArgs...)
 	if noFsync {
 		// As herald up --no-fsync does: atomic batches save fsyncs, so on
 		// a bus that makes none they only cost.
@@ -53,7 +54,7 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool) 
 	if err != nil {
 		return nil, err
 	}
-	query, err := e.serve(ctx, "query", bus.URL("bus"), data)
+	query, err := e.serve(ctx, "query", bus.URL("bus"), data, serveArgs...)
 	if err != nil {
 		return nil, err
 	}

@@ -44,15 +44,23 @@ func (s Span) Attr(key string) string { return s.Attrs[key] }
 // oldest. It is an sdktrace.SpanProcessor, and safe for concurrent use.
 type Ring struct {
 	mu    sync.Mutex
-	slots []Span
+	slots []slot
 	next  int  // slot the next span goes to
 	full  bool // every slot has been written
+}
+
+// slot is a span as kept: its attributes as the SDK gave them (already a
+// copy, bounded by the span limits), made into Span.Attrs only when read,
+// so that recording a span costs no map.
+type slot struct {
+	span  Span
+	attrs []attribute.KeyValue
 }
 
 var _ sdktrace.SpanProcessor = (*Ring)(nil)
 
 // NewRing returns a ring of size slots (at least 1).
-func NewRing(size int) *Ring { return &Ring{slots: make([]Span, max(size, 1))} }
+func NewRing(size int) *Ring { return &Ring{slots: make([]slot, max(size, 1))} }
 
 // Size returns how many spans the ring holds at most.
 func (r *Ring) Size() int { return len(r.slots) }
@@ -86,17 +94,13 @@ func (r *Ring) OnEnd(s sdktrace.ReadOnlySpan) {
 			sp.Error = "error"
 		}
 	}
-	if attrs := s.Attributes(); len(attrs) > 0 {
-		sp.Attrs = make(map[string]string, min(len(attrs), maxAttrs))
-		for _, kv := range attrs[:min(len(attrs), maxAttrs)] {
-			sp.Attrs[string(kv.Key)] = clip(valueString(kv.Value))
-		}
-	}
+	attrs := s.Attributes() // a copy
+	attrs = attrs[:min(len(attrs), maxAttrs)]
 	for _, l := range s.Links()[:min(len(s.Links()), maxLinks)] {
 		sp.Links = append(sp.Links, l.SpanContext.TraceID().String()+"-"+l.SpanContext.SpanID().String())
 	}
 	r.mu.Lock()
-	r.slots[r.next] = sp
+	r.slots[r.next] = slot{span: sp, attrs: attrs}
 	r.next++
 	if r.next == len(r.slots) {
 		r.next, r.full = 0, true
@@ -127,6 +131,35 @@ func (r *Ring) ForceFlush(context.Context) error { return nil }
 // Find returns the spans that match, oldest first. It copies what it
 // returns; callers may keep it.
 func (r *Ring) Find(match func(Span) bool) []Span {
+	return r.find(func(slot) bool { return true }, match)
+}
+
+// Of returns the spans of service that belong to trace id traceID or are
+// about event eventID (either may be empty), oldest first.
+func (r *Ring) Of(service, traceID, eventID string) []Span {
+	return r.find(func(s slot) bool {
+		if s.span.Service != service {
+			return false
+		}
+		if traceID != "" && s.span.TraceID == traceID {
+			return true
+		}
+		return eventID != "" && s.attr(semconv.MessagingMessageIDKey) == eventID
+	}, func(Span) bool { return true })
+}
+
+// attr returns the slot's attribute key, "" if it has none.
+func (s slot) attr(key attribute.Key) string {
+	for _, kv := range s.attrs {
+		if kv.Key == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+// find returns the spans whose slot passes pre and which then match.
+func (r *Ring) find(pre func(slot) bool, match func(Span) bool) []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Span
@@ -139,8 +172,10 @@ func (r *Ring) Find(match func(Span) bool) []Span {
 		if r.full {
 			j = (r.next + i) % len(r.slots)
 		}
-		if s := r.slots[j]; match(s) {
-			s.Attrs = cloneMap(s.Attrs)
+		if !pre(r.slots[j]) {
+			continue
+		}
+		if s := r.slots[j].spanOf(); match(s) {
 			s.Links = slices.Clone(s.Links)
 			out = append(out, s)
 		}
@@ -148,24 +183,25 @@ func (r *Ring) Find(match func(Span) bool) []Span {
 	return out
 }
 
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
+// spanOf returns the slot's span with its attributes.
+func (s slot) spanOf() Span {
+	sp := s.span
+	if len(s.attrs) > 0 {
+		sp.Attrs = make(map[string]string, len(s.attrs))
+		for _, kv := range s.attrs {
+			sp.Attrs[string(kv.Key)] = clip(valueString(kv.Value))
+		}
 	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return sp
 }
 
 // Trace returns the spans of trace id (32 hex digits), oldest first.
 func (r *Ring) Trace(id string) []Span {
-	return r.Find(func(s Span) bool { return s.TraceID == id })
+	return r.find(func(s slot) bool { return s.span.TraceID == id }, func(Span) bool { return true })
 }
 
 // Event returns the spans about the event with id (those whose
 // messaging.message.id is id), oldest first.
 func (r *Ring) Event(id string) []Span {
-	return r.Find(func(s Span) bool { return s.Attrs[string(semconv.MessagingMessageIDKey)] == id })
+	return r.find(func(s slot) bool { return s.attr(semconv.MessagingMessageIDKey) == id }, func(Span) bool { return true })
 }

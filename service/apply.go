@@ -74,9 +74,10 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			es[i], ids[i] = e, e.ID
 		}
+		committed := false
 		if s.fresh != nil {
 			s.fresh.begin(ids)
-			defer s.fresh.end(ids) // after Committed: a read waiting for them sees them
+			defer func() { s.fresh.end(ids, committed) }() // after Committed: a read waiting for them sees them
 		}
 		applied, err := store.ApplyEachOnce(ctx, s.Writes, ids, func(ctx context.Context, tx *sql.Tx, i int) error { return p.Apply(ctx, tx, es[i]) })
 		if err != nil {
@@ -85,6 +86,7 @@ func (s *Service) ApplyBatch(reg *event.Registry, p Projection) bus.BatchHandler
 			}
 			return fmt.Errorf("apply %d events from %s: %w", len(es), es[0].ID, err)
 		}
+		committed = true
 		noteApplied(ctx, ids, applied)
 		done := es[:0]
 		now := time.Now()

@@ -89,10 +89,20 @@ type freshness struct {
 	mu         sync.Mutex
 	committing map[string]int
 	waiters    map[string][]chan struct{}
+	// The most recently applied ids, which the tokens of recent writes
+	// name: a read finds them here without asking the database.
+	recent     map[string]struct{}
+	recentRing []string
+	recentNext int
 }
 
+// recentIDs is how many applied ids freshness remembers (about 100 bytes
+// each).
+const recentIDs = 16_384
+
 func newFreshness(db *sql.DB) *freshness {
-	return &freshness{db: db, types: map[string]bool{}, committing: map[string]int{}, waiters: map[string][]chan struct{}{}}
+	return &freshness{db: db, types: map[string]bool{}, committing: map[string]int{}, waiters: map[string][]chan struct{}{},
+		recent: make(map[string]struct{}, recentIDs), recentRing: make([]string, recentIDs)}
 }
 
 // begin marks ids as committing.
@@ -104,13 +114,19 @@ func (f *freshness) begin(ids []string) {
 	f.mu.Unlock()
 }
 
-// end unmarks ids, whether their transaction committed or failed, and wakes
-// the reads waiting for them: they look again.
-func (f *freshness) end(ids []string) {
+// end unmarks ids, whose transaction committed (applied) or failed, and
+// wakes the reads waiting for them: they look again.
+func (f *freshness) end(ids []string, applied bool) {
 	f.mu.Lock()
 	for _, id := range ids {
 		if f.committing[id]--; f.committing[id] <= 0 {
 			delete(f.committing, id)
+		}
+		if _, ok := f.recent[id]; applied && !ok {
+			delete(f.recent, f.recentRing[f.recentNext])
+			f.recentRing[f.recentNext] = id
+			f.recent[id] = struct{}{}
+			f.recentNext = (f.recentNext + 1) % len(f.recentRing)
 		}
 		for _, ch := range f.waiters[id] {
 			close(ch)
@@ -130,8 +146,12 @@ func (f *freshness) wait(ctx context.Context, want []outbox.EmittedEvent, deadli
 		for {
 			ch := make(chan struct{})
 			f.mu.Lock()
-			f.waiters[e.ID] = append(f.waiters[e.ID], ch)
 			busy := f.committing[e.ID] > 0
+			if _, ok := f.recent[e.ID]; ok && !busy {
+				f.mu.Unlock()
+				break
+			}
+			f.waiters[e.ID] = append(f.waiters[e.ID], ch)
 			f.mu.Unlock()
 			if !busy {
 				done, err := f.applied(ctx, e.ID)
@@ -259,7 +279,7 @@ func answerWrites(h http.Handler) http.Handler {
 		ctx, em := outbox.WithEmitted(r.Context())
 		r2 := r.WithContext(ctx)
 		h.ServeHTTP(&emittedWriter{ResponseWriter: w, em: em}, r2)
-		r.Pattern = r2.Pattern // the route the mux chose, for the request's span name (otelhttp reads it from r)
+		r.Pattern = r2.Pattern // the route the mux chose: traceHTTP names the span after it
 	})
 }
 

@@ -130,9 +130,7 @@ func (s *Service) serveJourney(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	j := Journey{Service: s.Name, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil}
 	if s.ring != nil {
-		j.Spans = append(j.Spans, s.ring.Find(func(sp observe.Span) bool {
-			return sp.Service == s.Name && (tr != "" && sp.TraceID == tr || ev != "" && sp.Attr(string(observe.AttrMessageID)) == ev)
-		})...)
+		j.Spans = append(j.Spans, s.ring.Of(s.Name, tr, ev)...)
 	}
 	if ev != "" {
 		var errs []error

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -38,29 +39,68 @@ func (s *Service) traced() bool {
 // but GET and HEAD), and any read whose caller sent a traceparent, so that
 // a trace a client started continues here. Plain reads, the hot path, and
 // the operator routes are not traced.
+//
+// It is not otelhttp: that wraps every request's body and writer and sets
+// some fifteen attributes, and in herald bench journey cost about a tenth
+// of orders' CPU; this keeps the attributes a trace is read by (method,
+// route, status) for half the work.
 func (s *Service) traceHTTP(h http.Handler) http.Handler {
 	if !s.traced() {
 		return h
 	}
-	return otelhttp.NewHandler(h, s.Name,
-		otelhttp.WithTracerProvider(s.tp),
-		otelhttp.WithPropagators(observe.Propagator()),
-		otelhttp.WithFilter(func(r *http.Request) bool {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				return true
-			}
-			return r.Header.Get(observe.HeaderTraceParent) != "" && !operatorPath(r.URL.Path)
-		}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				if _, path, ok := strings.Cut(r.Pattern, " "); ok {
-					return r.Method + " " + path
-				}
-				return r.Method + " " + r.Pattern
-			}
-			return r.Method
-		}),
-	)
+	prop := observe.Propagator()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tp := r.Header.Get(observe.HeaderTraceParent)
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (tp == "" || operatorPath(r.URL.Path)) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		if tp != "" {
+			ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		ctx, span := s.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path)))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(ctx)
+		h.ServeHTTP(sw, r)
+		if _, path, ok := strings.Cut(r.Pattern, " "); ok {
+			span.SetName(r.Method + " " + path)
+			span.SetAttributes(semconv.HTTPRoute(path))
+		}
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status))
+		if sw.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		}
+		span.End()
+	})
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func operatorPath(p string) bool {
