@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
+	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -190,3 +193,23 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 type sharedExporter struct{ sdktrace.SpanExporter }
 
 func (sharedExporter) Shutdown(context.Context) error { return nil }
+
+// LogErrors sends OpenTelemetry's own errors (a collector that cannot be
+// reached, say) to log: the first at once, then at most one a minute, each
+// saying how many it stands for. OpenTelemetry's default prints every one
+// to stderr, every few seconds per service while a collector is down.
+func LogErrors(log *slog.Logger) {
+	var mu sync.Mutex
+	var last time.Time
+	skipped := 0
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && time.Since(last) < time.Minute {
+			skipped++
+			return
+		}
+		log.Warn("tracing: cannot export spans (the in-memory ring still has them)", "err", err, "since_last", skipped)
+		last, skipped = time.Now(), 0
+	}))
+}

@@ -110,6 +110,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 			return fmt.Errorf("%w; fix --otlp-endpoint (HERALD_OTLP_ENDPOINT)", err)
 		}
 		if e := m.tracing.Exporting(); e != "" {
+			observe.LogErrors(m.Log)
 			m.Log.Info("exporting traces", "otlp", e)
 		}
 	}
