@@ -163,10 +163,29 @@ func TestClusterOrdersInstanceKilledMidLoad(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	o = c.proc("orders-2")
 	c.sampleRole("orders-2")
-	if err := pause(o); err != nil {
-		t.Fatal(err)
+	// The redelivery shows only if the hung instance holds consumer events
+	// when it hangs, which is luck: the server may feed orders-1's waiting
+	// pull request all along. So hang it, and if after a second the shared
+	// durable has no event unacknowledged (orders-1 settles its own in
+	// milliseconds), let it run a moment and hang it again.
+	held, try := 0, 1
+	for ; held == 0; try++ {
+		if try > 15 {
+			t.Fatal("orders-2, hung 15 times under load, never held an unacknowledged consumer event")
+		}
+		if err := pause(o); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if held = c.ackPending("shop-orders"); held == 0 {
+			if err := resume(o); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
 	}
-	time.Sleep(6 * time.Second) // hung, past the ack wait
+	t.Logf("hung orders-2 holds %d unacknowledged consumer events (hang %d)", held, try-1)
+	time.Sleep(5 * time.Second) // hung, past the ack wait
 	killNine(o)
 	time.Sleep(2 * time.Second)
 	l.stop()
@@ -409,6 +428,17 @@ func (c *cluster) ordersRedeliveries() int {
 		c.t.Fatal(err)
 	}
 	return int(info.Delivered.Consumer) - len(ws.users) - len(ws.products)
+}
+
+// ackPending returns how many events durable consumer name of stream SHOP
+// has delivered and not yet had acknowledged.
+func (c *cluster) ackPending(name string) int {
+	c.t.Helper()
+	info, err := c.consumerInfo(name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return info.NumAckPending
 }
 
 // consumerInfo asks the bus about a durable consumer of stream SHOP.
