@@ -4,8 +4,10 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ import (
 
 	hjs "github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/journey"
+	"github.com/heraldev/herald/observe"
 )
 
 // loadRun is how long the load of a cluster test runs, and killAt when in
@@ -95,6 +99,52 @@ func TestClusterSeedScenarioThenLoadWithANATSNodeKilled(t *testing.T) {
 		t.Errorf("the views caught up only %s after %s died (consumer leaders were %v); want within %s",
 			recovered.Round(100*time.Millisecond), victim, leaders, nodeLossRecovery)
 	}
+	c.traceFirstOrder()
+}
+
+// traceFirstOrder runs herald trace, as an operator would against this
+// deployment, on the first order's event: committed by orders, on the
+// clustered stream, applied by both query replicas, with its spans.
+func (c *cluster) traceFirstOrder() {
+	t := c.t
+	t.Helper()
+	b, nc, err := hjs.Dial(c.natsURL(), "faults-trace", hjs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first, err := b.Read(ctx, event.ShopStream, []string{event.Subject(event.OrderCreated)}, 0, 1)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("read the first order event: %v (%d)", err, len(first))
+	}
+	e, err := event.Parse(first[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"trace", e.ID, "--json", "--nats", c.natsURL()}
+	for _, role := range []string{"users", "products", "orders-1", "query-a"} {
+		args = append(args, "--addr", strings.SplitN(role, "-", 2)[0]+"="+c.addr(role))
+	}
+	out, err := exec.CommandContext(ctx, heraldBin, args...).Output()
+	if err != nil {
+		t.Fatalf("herald %s: %v", strings.Join(args, " "), err)
+	}
+	var j journey.Journey
+	if err := json.Unmarshal(out, &j); err != nil {
+		t.Fatalf("herald trace --json: %v\n%s", err, out)
+	}
+	outcomes := map[string]string{}
+	for _, s := range j.Consumers {
+		outcomes[s.Consumer] = s.Outcome
+	}
+	if j.Committed == nil || j.Committed.Service != "orders" || j.Published == nil || j.Published.Sequence != first[0].Sequence ||
+		outcomes["shop-query-a"] != journey.Applied || outcomes["shop-query-b"] != journey.Applied ||
+		!slices.ContainsFunc(j.Spans, func(s observe.Span) bool { return s.Service == "query" && s.Attr(string(observe.AttrOutcome)) == observe.OutcomeApplied }) {
+		t.Errorf("herald trace of the first order on the cluster: committed %+v, published %+v, consumers %v, %d spans:\n%s", j.Committed, j.Published, outcomes, len(j.Spans), out)
+	}
+	t.Logf("herald trace of order event %s: published at %s #%d, consumers %v, %d spans", e.ID, j.Published.Stream, j.Published.Sequence, outcomes, len(j.Spans))
 }
 
 // nodeLossRecovery bounds how long after one NATS node of three dies every

@@ -231,14 +231,21 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 		}
 		return j, nil // not published yet: no consumer has it
 	}
+	onBus, err := src.Bus.ConsumerNames(ctx, app.Stream)
+	if err != nil {
+		return j, err
+	}
 	for _, svc := range app.Services {
 		for _, c := range svc.Consumes {
 			if !c.Receives(stored.Subject) {
 				continue
 			}
 			names := []string{app.Durable(svc, c, "")}
-			if c.PerSubscription {
+			switch {
+			case c.PerSubscription:
 				names = perSubscription(j.Spans, c.Name) // made at run time: those the spans show
+			case svc.ReadModel:
+				names = replicas(onBus, names[0]) // each replica has its own
 			}
 			for _, name := range names {
 				step, err := src.consumer(ctx, app, svc, name, stored, j, parts[svc.Name])
@@ -250,6 +257,22 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 		}
 	}
 	return j, nil
+}
+
+// replicas returns the consumers of a read model's replicas on the bus:
+// base itself and base-<replica>, or base alone if the bus has none yet.
+func replicas(onBus []string, base string) []string {
+	var out []string
+	for _, n := range onBus {
+		if n == base || strings.HasPrefix(n, base+"-") {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return []string{base}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // perSubscription returns the consumers named prefix... that spans show.
@@ -314,6 +337,9 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 			step.After = d.FailedAt.Sub(j.Committed.At)
 			return step, nil
 		}
+	}
+	if part != nil && !slices.Contains(part.Consumers, name) {
+		part = nil // another replica answered: its database says nothing of this one
 	}
 	switch {
 	case part != nil && part.Applied != nil:

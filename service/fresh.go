@@ -59,12 +59,13 @@ func ParseToken(token string) ([]outbox.EmittedEvent, error) {
 	for part := range strings.SplitSeq(token, ",") {
 		part = strings.TrimSpace(part)
 		typ, id, ok := strings.Cut(part, ":")
-		if ok {
+		if ok && strings.ContainsAny(part, "%+") {
 			var err1, err2 error
 			typ, err1 = url.QueryUnescape(typ)
 			id, err2 = url.QueryUnescape(id)
-			ok = err1 == nil && err2 == nil && typ != "" && id != ""
+			ok = err1 == nil && err2 == nil
 		}
+		ok = ok && typ != "" && id != ""
 		if !ok {
 			return nil, fmt.Errorf("%q is not a consistency token: pass the %s header of a write's answer, <type>:<event id>[,...]", part, HeaderToken)
 		}
@@ -86,7 +87,7 @@ type freshness struct {
 	db    *sql.DB
 	types map[string]bool // the event types the service's consumers apply
 
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	committing map[string]int
 	waiters    map[string][]chan struct{}
 	// The most recently applied ids, which the tokens of recent writes
@@ -143,6 +144,9 @@ func (f *freshness) wait(ctx context.Context, want []outbox.EmittedEvent, deadli
 		if !f.types[e.Type] {
 			continue // this service never applies it: nothing to wait for
 		}
+		if f.seen(e.ID) {
+			continue // the common case: a recent write, applied
+		}
 		for {
 			ch := make(chan struct{})
 			f.mu.Lock()
@@ -185,6 +189,15 @@ func (f *freshness) wait(ctx context.Context, want []outbox.EmittedEvent, deadli
 		}
 	}
 	return true, nil
+}
+
+// seen reports whether id is among the recently applied and not being
+// applied again.
+func (f *freshness) seen(id string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, ok := f.recent[id]
+	return ok && f.committing[id] == 0
 }
 
 func (f *freshness) forget(id string, ch chan struct{}) {

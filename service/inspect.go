@@ -99,6 +99,9 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 // database says of the event.
 type Journey struct {
 	Service string `json:"service"`
+	// Consumers are the durable consumers this instance runs: Applied is
+	// about them (a query replica's own).
+	Consumers []string `json:"consumers"`
 	// Spans are this service's spans of the trace (or about the event),
 	// oldest first; empty when the ring no longer holds them or the
 	// service is not traced (Traced false).
@@ -128,7 +131,10 @@ func (s *Service) serveJourney(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	j := Journey{Service: s.Name, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil}
+	j := Journey{Service: s.Name, Consumers: []string{}, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil}
+	for _, c := range s.Consumers {
+		j.Consumers = append(j.Consumers, c.Name)
+	}
 	if s.ring != nil {
 		j.Spans = append(j.Spans, s.ring.Of(s.Name, tr, ev)...)
 	}

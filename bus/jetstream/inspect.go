@@ -192,3 +192,24 @@ func (b *Bus) Find(ctx context.Context, stream, id string, near time.Time, scan 
 	}
 	return Stored{}, false, nil
 }
+
+// ConsumerNames returns the names of the durable consumers of stream, in
+// no particular order; none for a stream that does not exist.
+func (b *Bus) ConsumerNames(ctx context.Context, stream string) ([]string, error) {
+	s, err := b.js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	lister := s.ConsumerNames(ctx)
+	var names []string
+	for n := range lister.Name() {
+		names = append(names, n)
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("consumers of %s: %w", stream, err)
+	}
+	return names, nil
+}
