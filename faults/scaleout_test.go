@@ -141,7 +141,9 @@ func (c *cluster) traceFirstOrder() {
 	}
 	if j.Committed == nil || j.Committed.Service != "orders" || j.Published == nil || j.Published.Sequence != first[0].Sequence ||
 		outcomes["shop-query-a"] != journey.Applied || outcomes["shop-query-b"] != journey.Applied ||
-		!slices.ContainsFunc(j.Spans, func(s observe.Span) bool { return s.Service == "query" && s.Attr(string(observe.AttrOutcome)) == observe.OutcomeApplied }) {
+		!slices.ContainsFunc(j.Spans, func(s observe.Span) bool {
+			return s.Service == "query" && s.Attr(string(observe.AttrOutcome)) == observe.OutcomeApplied
+		}) {
 		t.Errorf("herald trace of the first order on the cluster: committed %+v, published %+v, consumers %v, %d spans:\n%s", j.Committed, j.Published, outcomes, len(j.Spans), out)
 	}
 	t.Logf("herald trace of order event %s: published at %s #%d, consumers %v, %d spans", e.ID, j.Published.Stream, j.Published.Sequence, outcomes, len(j.Spans))

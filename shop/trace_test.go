@@ -38,7 +38,9 @@ func withTracing(tr *observe.Tracing) option {
 
 // withDelivery sets the consumers' attempts and backoff.
 func withDelivery(maxDeliver int, backoff time.Duration) option {
-	return func(c *shop.Config, _ *outbox.Publisher) { c.MaxDeliver, c.Backoff = maxDeliver, []time.Duration{backoff} }
+	return func(c *shop.Config, _ *outbox.Publisher) {
+		c.MaxDeliver, c.Backoff = maxDeliver, []time.Duration{backoff}
+	}
 }
 
 // otlpReceiver is an OTLP/HTTP trace receiver, built on the official
