@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Bounds of one span kept in a Ring.
@@ -53,8 +53,13 @@ type Ring struct {
 // copy, bounded by the span limits), made into Span.Attrs only when read,
 // so that recording a span costs no map.
 type slot struct {
-	span  Span
-	attrs []attribute.KeyValue
+	traceID            trace.TraceID
+	spanID, parentID   trace.SpanID
+	service, name, err string
+	kind               trace.SpanKind
+	start, end         time.Time
+	attrs              []attribute.KeyValue
+	links              []sdktrace.Link
 }
 
 var _ sdktrace.SpanProcessor = (*Ring)(nil)
@@ -74,33 +79,26 @@ func (r *Ring) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	sp := Span{
-		TraceID: s.SpanContext().TraceID().String(),
-		SpanID:  s.SpanContext().SpanID().String(),
-		Name:    s.Name(),
-		Kind:    s.SpanKind().String(),
-		Start:   s.StartTime(),
-		End:     s.EndTime(),
-	}
-	if p := s.Parent(); p.IsValid() {
-		sp.ParentID = p.SpanID().String()
+	sl := slot{
+		traceID: s.SpanContext().TraceID(), spanID: s.SpanContext().SpanID(), parentID: s.Parent().SpanID(),
+		name: s.Name(), kind: s.SpanKind(), start: s.StartTime(), end: s.EndTime(),
 	}
 	if v, ok := s.Resource().Set().Value(semconv.ServiceNameKey); ok {
-		sp.Service = v.AsString()
+		sl.service = v.AsString()
 	}
 	if st := s.Status(); st.Code == codes.Error {
-		sp.Error = clip(st.Description)
-		if sp.Error == "" {
-			sp.Error = "error"
+		sl.err = clip(st.Description)
+		if sl.err == "" {
+			sl.err = "error"
 		}
 	}
-	attrs := s.Attributes() // a copy
-	attrs = attrs[:min(len(attrs), maxAttrs)]
-	for _, l := range s.Links()[:min(len(s.Links()), maxLinks)] {
-		sp.Links = append(sp.Links, l.SpanContext.TraceID().String()+"-"+l.SpanContext.SpanID().String())
+	attrs := s.Attributes() // copies, as Links does
+	sl.attrs = attrs[:min(len(attrs), maxAttrs)]
+	if links := s.Links(); len(links) > 0 {
+		sl.links = links[:min(len(links), maxLinks)]
 	}
 	r.mu.Lock()
-	r.slots[r.next] = slot{span: sp, attrs: attrs}
+	r.slots[r.next] = sl
 	r.next++
 	if r.next == len(r.slots) {
 		r.next, r.full = 0, true
@@ -137,11 +135,12 @@ func (r *Ring) Find(match func(Span) bool) []Span {
 // Of returns the spans of service that belong to trace id traceID or are
 // about event eventID (either may be empty), oldest first.
 func (r *Ring) Of(service, traceID, eventID string) []Span {
+	tid, _ := trace.TraceIDFromHex(traceID) // invalid for "" or garbage: matches no span
 	return r.find(func(s slot) bool {
-		if s.span.Service != service {
+		if s.service != service {
 			return false
 		}
-		if traceID != "" && s.span.TraceID == traceID {
+		if tid.IsValid() && s.traceID == tid {
 			return true
 		}
 		return eventID != "" && s.attr(semconv.MessagingMessageIDKey) == eventID
@@ -172,32 +171,42 @@ func (r *Ring) find(pre func(slot) bool, match func(Span) bool) []Span {
 		if r.full {
 			j = (r.next + i) % len(r.slots)
 		}
-		if !pre(r.slots[j]) {
+		if r.slots[j].end.IsZero() || !pre(r.slots[j]) {
 			continue
 		}
-		if s := r.slots[j].spanOf(); match(s) {
-			s.Links = slices.Clone(s.Links)
+		if s := r.slots[j].spanOf(); match(s) { // spanOf makes a new Span: callers may keep it
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// spanOf returns the slot's span with its attributes.
+// spanOf returns the slot's span.
 func (s slot) spanOf() Span {
-	sp := s.span
+	sp := Span{TraceID: s.traceID.String(), SpanID: s.spanID.String(), Service: s.service, Name: s.name,
+		Kind: s.kind.String(), Start: s.start, End: s.end, Error: s.err}
+	if s.parentID.IsValid() {
+		sp.ParentID = s.parentID.String()
+	}
 	if len(s.attrs) > 0 {
 		sp.Attrs = make(map[string]string, len(s.attrs))
 		for _, kv := range s.attrs {
 			sp.Attrs[string(kv.Key)] = clip(valueString(kv.Value))
 		}
 	}
+	for _, l := range s.links {
+		sp.Links = append(sp.Links, l.SpanContext.TraceID().String()+"-"+l.SpanContext.SpanID().String())
+	}
 	return sp
 }
 
 // Trace returns the spans of trace id (32 hex digits), oldest first.
 func (r *Ring) Trace(id string) []Span {
-	return r.find(func(s slot) bool { return s.span.TraceID == id }, func(Span) bool { return true })
+	tid, err := trace.TraceIDFromHex(id)
+	if err != nil {
+		return nil
+	}
+	return r.find(func(s slot) bool { return s.traceID == tid }, func(Span) bool { return true })
 }
 
 // Event returns the spans about the event with id (those whose

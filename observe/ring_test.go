@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldev/herald/observe"
 )
@@ -80,5 +82,31 @@ func TestTraceParentRoundTripsThroughRemote(t *testing.T) {
 	}
 	if got := tr.Ring().Trace(sc.TraceID().String()); len(got) != 1 || got[0].Name != "write" {
 		t.Fatalf("Ring.Trace = %+v, want the one span", got)
+	}
+}
+
+func TestTraceParentIsWhatTheW3CPropagatorReadsAndWrites(t *testing.T) {
+	prop := observe.Propagator()
+	for _, tp := range []string{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+		"garbage",
+	} {
+		want := trace.SpanContextFromContext(prop.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp}))
+		if got := observe.Remote(tp); !got.Equal(want) {
+			t.Errorf("Remote(%q) = %v, want the propagator's %v", tp, got, want)
+		}
+		if !want.IsValid() {
+			continue
+		}
+		c := propagation.MapCarrier{}
+		prop.Inject(trace.ContextWithRemoteSpanContext(context.Background(), want), c)
+		if got := observe.TraceParent(trace.ContextWithRemoteSpanContext(context.Background(), want)); got != c["traceparent"] {
+			t.Errorf("TraceParent = %q, want the propagator's %q", got, c["traceparent"])
+		}
 	}
 }
