@@ -102,7 +102,10 @@ func detail(c Consumer) string {
 	case Retrying:
 		parts = append(parts, fmt.Sprintf("attempt %d failed: %s", c.Attempt, firstLine(c.Error, 100)))
 	}
-	if c.Duplicates > 0 {
+	switch {
+	case c.Duplicates == 1:
+		parts = append(parts, "1 duplicate delivery skipped")
+	case c.Duplicates > 1:
 		parts = append(parts, fmt.Sprintf("%d duplicate deliveries skipped", c.Duplicates))
 	}
 	if c.Note != "" {
