@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldev/herald/bus"
@@ -77,13 +76,10 @@ func (ev *events) post(w http.ResponseWriter, r *http.Request) {
 		header[jetstream.HeaderTraceParent] = tp
 	}
 	seq, err := ev.bus.PublishHeader(ctx, subject, in.env.ID, header, in.stored)
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	} else {
+	if err == nil {
 		span.SetAttributes(observe.AttrStream.String(event.BlogStream), observe.AttrSequence.Int64(int64(seq)))
 	}
-	span.End()
+	observe.End(span, err)
 	if errors.Is(err, bus.ErrStreamFull) {
 		ev.log.Error("blog stream full: event refused", "type", in.env.Type, "id", in.env.ID, "err", err)
 		httpapi.WriteProblem(w, http.StatusServiceUnavailable,

@@ -2,7 +2,9 @@ package observe
 
 import (
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Attributes Herald adds to its messaging spans, beside OpenTelemetry's
@@ -35,6 +37,19 @@ const (
 	OutcomeDeadLettered = "dead-lettered" // failed its last attempt; in the DLQ
 	OutcomeDelivered    = "delivered"     // pushed to a subscriber, who took it
 )
+
+// End ends span, first marking it failed with err if err is not nil. A
+// nil span (a publish made without a tracer) is left alone.
+func End(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
 
 var natsSystem = semconv.MessagingSystemKey.String("nats")
 

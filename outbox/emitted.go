@@ -9,7 +9,7 @@ import (
 
 // Emitted collects the events that writes made with a context committed,
 // so that the write's answer can name them (the Herald-Event-Id and
-// Herald-Position headers). It is safe for concurrent use.
+// Herald-Token headers). It is safe for concurrent use.
 type Emitted struct {
 	mu     sync.Mutex
 	events []EmittedEvent

@@ -12,7 +12,6 @@ package outbox
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -198,14 +197,5 @@ func Waiting(ctx context.Context, db *sql.DB) (Backlog, error) {
 // Queued returns when event id was added to db's outbox, and whether it
 // still waits there to be published.
 func Queued(ctx context.Context, db *sql.DB, id string) (time.Time, bool, error) {
-	var v any
-	err := db.QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE event_id = $1`, id).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("look up outbox event %s: %w", id, err)
-	}
-	t, err := store.ScanTime(v)
-	return t, err == nil, err
+	return store.TimeOf(ctx, db, `SELECT created_at FROM outbox WHERE event_id = $1`, id)
 }

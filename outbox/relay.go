@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldev/herald/bus"
@@ -233,7 +232,7 @@ type row struct {
 }
 
 // outgoing returns x as the message to publish and, with a Tracer, the
-// publish's span, to be ended with endPublish; nil without one.
+// publish's span, to be ended with observe.End; nil without one.
 func (r *Relay) outgoing(x row) (bus.Outgoing, trace.Span) {
 	m := bus.Outgoing{Subject: x.subject, ID: x.id, Data: x.payload, TraceParent: x.traceparent}
 	if r.Tracer == nil {
@@ -244,18 +243,6 @@ func (r *Relay) outgoing(x row) (bus.Outgoing, trace.Span) {
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(observe.PublishAttrs(x.subject, x.id)...))
 	m.TraceParent = observe.TraceParent(ctx)
 	return m, span
-}
-
-// endPublish ends span (if not nil) with the publish's outcome.
-func endPublish(span trace.Span, err error) {
-	if span == nil {
-		return
-	}
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
 }
 
 // BatchPublisher is a Publisher that can have many events in flight at once
@@ -299,7 +286,7 @@ func (r *Relay) publishPipelined(ctx context.Context, bp BatchPublisher, batch [
 		}
 		var first error
 		for j, err := range bp.PublishAll(ctx, ms) {
-			endPublish(spans[j], err)
+			observe.End(spans[j], err)
 			i := wave[j]
 			sent[i] = true
 			left--
@@ -433,7 +420,7 @@ func (r *Relay) flush(ctx context.Context, q store.Querier, del func(ctx context
 		for _, x := range batch {
 			_, span := r.outgoing(x)
 			err := r.pub.Publish(ctx, x.subject, x.id, x.payload)
-			endPublish(span, err)
+			observe.End(span, err)
 			if err != nil {
 				pubErr = r.failed(x.id, err)
 				break

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/internal/failpoint"
+	"github.com/heraldev/herald/observe"
 )
 
 // AsyncPublisher is a Publisher that sends an event without waiting for its
@@ -123,7 +124,7 @@ func (r *Relay) stream(ctx context.Context, pub AsyncPublisher) {
 			delete(busy, e)
 		}
 		for _, span := range f.spans {
-			endPublish(span, f.err)
+			observe.End(span, f.err)
 		}
 		if f.err != nil {
 			err := r.failed(f.xs[0].id, f.err)

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/outbox"
+	"github.com/heraldev/herald/store"
 )
 
 // Read your writes. A write answers, beside the ids of the events it
@@ -158,7 +158,7 @@ func (f *freshness) wait(ctx context.Context, want []outbox.EmittedEvent, deadli
 			f.waiters[e.ID] = append(f.waiters[e.ID], ch)
 			f.mu.Unlock()
 			if !busy {
-				done, err := f.applied(ctx, e.ID)
+				_, done, err := store.AppliedAt(ctx, f.db, e.ID)
 				if err != nil {
 					f.forget(e.ID, ch)
 					return false, err
@@ -215,18 +215,6 @@ func (f *freshness) forget(id string, ch chan struct{}) {
 	} else {
 		f.waiters[id] = ws
 	}
-}
-
-func (f *freshness) applied(ctx context.Context, id string) (bool, error) {
-	var one int
-	err := f.db.QueryRowContext(ctx, `SELECT 1 FROM processed_events WHERE event_id = $1`, id).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("look up event %s: %w", id, err)
-	}
-	return true, nil
 }
 
 // readYourWrites serves h so that a read carrying a consistency token

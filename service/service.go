@@ -97,7 +97,8 @@ type Service struct {
 }
 
 // New returns a service named name with a fresh mux and metrics registry, and
-// the /livez, /readyz and /metrics routes.
+// the /livez, /readyz, /status, /journey and /metrics routes. Its logger is
+// log, adding the trace and span ids of the context a line is logged with.
 func New(name string, log *slog.Logger) *Service {
 	s := &Service{Name: name, Log: slog.New(observe.LogHandler(log.Handler())).With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry(),
 		ProgressEvery: 5 * time.Second, quit: make(chan struct{})}
@@ -280,10 +281,7 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		c.FromStart = fromStart
 		var err error
 		if c.Batch != nil {
-			c.Batch = s.countBatch(c.Name, c.Batch)
-		}
-		if c.Batch != nil {
-			c.Batch = s.traceBatch(c.Consumer, c.Batch)
+			c.Batch = s.traceBatch(c.Consumer, s.countBatch(c.Name, c.Batch))
 		}
 		h := s.TraceHandler(c.Consumer, s.count(c.Name, c.Handler), observe.OutcomeApplied)
 		if sub, err = b.Subscribe(ctx, c.Consumer, h); err != nil {

@@ -43,7 +43,7 @@ func (s *Service) traced() bool {
 // It is not otelhttp: that wraps every request's body and writer and sets
 // some fifteen attributes, and in herald bench journey cost about a tenth
 // of orders' CPU; this keeps the attributes a trace is read by (method,
-// route, status) for half the work.
+// route, path, status).
 func (s *Service) traceHTTP(h http.Handler) http.Handler {
 	if !s.traced() {
 		return h
@@ -120,6 +120,19 @@ type outcomes struct {
 	ids     []string // the events' ids, which a republished copy's message id may not be
 }
 
+// settle names on span the event that message i of a handled batch was
+// (a republished copy's message id may not be its id) and returns the
+// message's outcome: ok, or duplicate if the handler skipped it.
+func (o *outcomes) settle(span trace.Span, i int, m bus.Message, ok string) string {
+	if i < len(o.ids) && o.ids[i] != m.ID {
+		span.SetAttributes(observe.AttrMessageID.String(o.ids[i]))
+	}
+	if i < len(o.applied) && !o.applied[i] {
+		return observe.OutcomeDuplicate
+	}
+	return ok
+}
+
 // noteApplied records, for the process spans, the events' ids and which of
 // them were applied.
 func noteApplied(ctx context.Context, ids []string, applied []bool) {
@@ -149,14 +162,7 @@ func (s *Service) TraceHandler(c bus.Consumer, h bus.Handler, ok string) bus.Han
 		ctx, span := s.startProcess(ctx, c, m, time.Time{})
 		o := &outcomes{}
 		err := h(context.WithValue(ctx, outcomeKey{}, o), m)
-		outcome := ok
-		if len(o.applied) == 1 && !o.applied[0] {
-			outcome = observe.OutcomeDuplicate
-		}
-		if len(o.ids) == 1 && o.ids[0] != m.ID {
-			span.SetAttributes(observe.AttrMessageID.String(o.ids[0]))
-		}
-		s.endProcess(ctx, span, c, m, outcome, err)
+		s.endProcess(ctx, span, c, m, o.settle(span, 0, m, ok), err)
 		return err
 	}
 }
@@ -175,15 +181,8 @@ func (s *Service) traceBatch(c bus.Consumer, h bus.BatchHandler) bus.BatchHandle
 			return err
 		}
 		for i, m := range ms {
-			outcome := observe.OutcomeApplied
-			if i < len(o.applied) && !o.applied[i] {
-				outcome = observe.OutcomeDuplicate
-			}
 			sctx, span := s.startProcess(ctx, c, m, start)
-			if i < len(o.ids) && o.ids[i] != m.ID {
-				span.SetAttributes(observe.AttrMessageID.String(o.ids[i]))
-			}
-			s.endProcess(sctx, span, c, m, outcome, nil)
+			s.endProcess(sctx, span, c, m, o.settle(span, i, m, observe.OutcomeApplied), nil)
 		}
 		return nil
 	}
@@ -205,11 +204,9 @@ func (s *Service) startProcess(ctx context.Context, c bus.Consumer, m bus.Messag
 func (s *Service) endProcess(ctx context.Context, span trace.Span, c bus.Consumer, m bus.Message, outcome string, err error) {
 	if err != nil {
 		outcome = s.logFailure(ctx, c, m, err)
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
 	}
 	span.SetAttributes(observe.AttrOutcome.String(outcome))
-	span.End()
+	observe.End(span, err)
 }
 
 // logFailure logs that consumer c failed to handle m, with ctx's trace,

@@ -164,8 +164,14 @@ func Describe(dsn string) string {
 // AppliedAt returns when this database's consumers applied event id (its
 // processed_events row), and whether they have.
 func AppliedAt(ctx context.Context, db *sql.DB, id string) (time.Time, bool, error) {
+	return TimeOf(ctx, db, `SELECT processed_at FROM processed_events WHERE event_id = $1`, id)
+}
+
+// TimeOf runs query, which selects one timestamp column of the row of
+// event id, and returns it and whether there is such a row.
+func TimeOf(ctx context.Context, db *sql.DB, query, id string) (time.Time, bool, error) {
 	var v any
-	err := db.QueryRowContext(ctx, `SELECT processed_at FROM processed_events WHERE event_id = $1`, id).Scan(&v)
+	err := db.QueryRowContext(ctx, query, id).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -174,7 +180,7 @@ func AppliedAt(ctx context.Context, db *sql.DB, id string) (time.Time, bool, err
 	}
 	t, err := ScanTime(v)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("event %s applied at: %w", id, err)
+		return time.Time{}, false, fmt.Errorf("look up event %s: %w", id, err)
 	}
 	return t, true, nil
 }

@@ -56,10 +56,7 @@ func (b *Bus) ConsumerState(ctx context.Context, stream, name string) (ConsumerS
 	if err != nil {
 		return st, fmt.Errorf("consumer %s on %s: %w", name, stream, err)
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return st, fmt.Errorf("consumer %s on %s: %w", name, stream, err)
-	}
+	info := cons.CachedInfo() // fetched just now, by Consumer
 	st.Subjects = info.Config.FilterSubjects
 	if len(st.Subjects) == 0 && info.Config.FilterSubject != "" {
 		st.Subjects = []string{info.Config.FilterSubject}
@@ -124,11 +121,10 @@ func (b *Bus) deadLettered(ctx context.Context, consumer string) (uint64, error)
 }
 
 // Find looks for the message whose id (its Nats-Msg-Id, an event's id) is
-// id on stream, reading forward from a little before near
-// (a stream that does not exist holds nothing) (the event's
+// id on stream, reading forward from a little before near (the event's
 // creation time; zero reads from the first message) for at most scan
 // messages or until messages stored well after near. It reports whether
-// it found the message.
+// it found the message; a stream that does not exist holds none.
 func (b *Bus) Find(ctx context.Context, stream, id string, near time.Time, scan int) (Stored, bool, error) {
 	s, err := b.js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
