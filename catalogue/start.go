@@ -23,6 +23,17 @@ type Running struct {
 // `herald up` and `herald serve` both run their services through it. On
 // error it stops whatever it built or started.
 func Start(ctx context.Context, b *jetstream.Bus, targets []Target, configure func(Target) service.Config) (*Running, error) {
+	return StartAs(ctx, b, targets, configure, nil)
+}
+
+// StartAs is Start with each target on a bus of its own: busFor returns the
+// bus connected as that service's own NATS identity (see Identities), which
+// its consumers, relay and routes use; b, connected as the admin identity,
+// only creates or updates the streams. A nil busFor runs every target on b.
+func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure func(Target) service.Config, busFor func(Target) (*jetstream.Bus, error)) (*Running, error) {
+	if busFor == nil {
+		busFor = func(Target) (*jetstream.Bus, error) { return b, nil }
+	}
 	var apps Catalogue
 	for _, t := range targets {
 		if !slices.ContainsFunc(apps, func(a App) bool { return a.Name == t.App.Name }) {
@@ -41,18 +52,23 @@ func Start(ctx context.Context, b *jetstream.Bus, targets []Target, configure fu
 	fail := func(err error) (*Running, error) {
 		return nil, errors.Join(err, r.Stop(context.WithoutCancel(ctx)))
 	}
+	var buses []*jetstream.Bus
 	for _, t := range targets {
-		s, err := Build(ctx, t.App, t.Service.Name, configure(t), Deps{Bus: b})
+		sb, err := busFor(t)
 		if err != nil {
 			return fail(err)
 		}
-		r.Targets, r.Services = append(r.Targets, t), append(r.Services, s)
+		s, err := Build(ctx, t.App, t.Service.Name, configure(t), Deps{Bus: sb})
+		if err != nil {
+			return fail(err)
+		}
+		r.Targets, r.Services, buses = append(r.Targets, t), append(r.Services, s), append(buses, sb)
 		if err := s.Listen(); err != nil {
 			return fail(err)
 		}
 	}
-	for _, s := range r.Services {
-		if err := s.Start(ctx, b); err != nil {
+	for i, s := range r.Services {
+		if err := s.Start(ctx, buses[i]); err != nil {
 			return fail(err)
 		}
 	}

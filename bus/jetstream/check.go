@@ -22,9 +22,11 @@ func (b *Bus) Check(ctx context.Context) error {
 		return fmt.Errorf("the NATS server at %s is version %s; Herald needs %s or newer", b.nc.ConnectedUrlRedacted(), v, MinServerVersion)
 	}
 	// A cluster that has just started answers once it has a meta leader.
-	err := UntilAnswered(ctx, func(ctx context.Context) error {
-		_, err := b.js.AccountInfo(ctx)
-		return err
+	err := b.guard(ctx, func(ctx context.Context) error {
+		return UntilAnswered(ctx, func(ctx context.Context) error {
+			_, err := b.js.AccountInfo(ctx)
+			return err
+		})
 	})
 	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {

@@ -45,6 +45,8 @@ type Bus struct {
 	maxBytes int64
 	atomic   atomicStreams // streams that take atomic batches (PublishGroup)
 	batches  bool          // PublishGroup may send atomic batches (not Options.NoBatches)
+	verify   bool          // Options.VerifyStreams
+	denied   *denials      // the server's refusals of this connection's requests
 }
 
 // Options configures a Bus.
@@ -63,7 +65,11 @@ type Options struct {
 	// server that does not fsync every write, where an atomic batch costs
 	// more than the fsyncs it saves.
 	NoBatches bool
-	Logger    *slog.Logger
+	// VerifyStreams makes EnsureStream only check that the streams exist,
+	// never create or update them: for a connection whose identity may not
+	// (every service's but the admin's, see Identity).
+	VerifyStreams bool
+	Logger        *slog.Logger
 }
 
 // New returns a Bus on nc. The caller keeps ownership of nc.
@@ -81,18 +87,19 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas, maxBytes: opts.MaxBytes, batches: !opts.NoBatches}, nil
+	return &Bus{nc: nc, js: js, log: opts.Logger, replicas: opts.Replicas, maxBytes: opts.MaxBytes, batches: !opts.NoBatches, verify: opts.VerifyStreams, denied: newDenials(nc)}, nil
 }
 
 // Dial connects to the NATS server at url, reconnecting forever after a
 // loss, and returns a Bus on that connection and the connection itself, for
-// the caller to close.
-func Dial(url, name string, opts Options) (*Bus, *nats.Conn, error) {
+// the caller to close. extra are further connection options: an identity's
+// credentials (Credentials.Options).
+func Dial(url, name string, opts Options, extra ...nats.Option) (*Bus, *nats.Conn, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nc, err := nats.Connect(url, ClientOptions(name, log)...)
+	nc, err := nats.Connect(url, append(ClientOptions(name, log), extra...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats at %s: %w", url, err)
 	}
@@ -118,6 +125,11 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+		// A refused publish or subscription (see Identity) is reported
+		// here, not to the request, and would otherwise go to stderr.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Error("the bus reported an error", "err", err)
+		}),
 	}
 }
 
@@ -150,6 +162,10 @@ func ClientOptions(name string, log *slog.Logger) []nats.Option {
 //   - an account whose tiered limits allow no R3 streams gives 1;
 //   - on a single server, every call costs one refused API request.
 func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string) error {
+	return b.guard(ctx, func(ctx context.Context) error { return b.ensureStreams(ctx, name, subjects) })
+}
+
+func (b *Bus) ensureStreams(ctx context.Context, name string, subjects []string) error {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes, AllowAtomicPublish: true},
 		{Name: DLQStream, Subjects: []string{"dlq.>"}},
@@ -161,6 +177,17 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 		cfg.AllowDirect = true
 		if cfg.MaxBytes == 0 {
 			cfg.MaxBytes = -1 // unlimited; also lifts a limit set earlier
+		}
+		if b.verify {
+			_, got, err := b.streamConfig(ctx, cfg.Name)
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", cfg.Name, err)
+			}
+			if got == nil {
+				return fmt.Errorf("stream %s does not exist, and this identity may not create it: start the services once with the admin identity (admin.nk beside the services' credentials), or create it as the admin", cfg.Name)
+			}
+			b.atomic.record(*got)
+			continue
 		}
 		got, err := b.ensure(ctx, cfg)
 		if err != nil {
@@ -247,7 +274,12 @@ func (b *Bus) PublishHeader(ctx context.Context, subject, id string, header map[
 	for k, v := range header {
 		msg.Header.Set(k, v)
 	}
-	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+	var ack *jetstream.PubAck
+	err := b.guard(ctx, func(ctx context.Context) error {
+		var err error
+		ack, err = b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		return err
+	})
 	if err != nil {
 		return 0, b.publishError(subject, err)
 	}
@@ -298,6 +330,16 @@ func isStreamFull(err error) bool {
 // attempts the message is copied to the dead-letter stream with its error and
 // terminated, so the stream moves on.
 func (b *Bus) Subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus.Subscription, error) {
+	var sub bus.Subscription
+	err := b.guard(ctx, func(ctx context.Context) error {
+		var err error
+		sub, err = b.subscribe(ctx, c, h)
+		return err
+	})
+	return sub, err
+}
+
+func (b *Bus) subscribe(ctx context.Context, c bus.Consumer, h bus.Handler) (bus.Subscription, error) {
 	if c.Name == "" || c.Stream == "" {
 		return nil, errors.New("subscribe: consumer needs a name and a stream")
 	}

@@ -43,6 +43,11 @@ type ServerConfig struct {
 	// server's own address among them is harmless: nats-server ignores a
 	// route to itself, so every server can be given the same list.
 	Routes []string
+	// Auth is the path of a nats-server configuration with an
+	// authorization block (see WriteAuth): only its users may connect, each
+	// with its permissions. Empty means no authentication: anyone who can
+	// reach the server may publish and consume anything.
+	Auth string
 }
 
 // DefaultServerName and DefaultClusterName are the defaults of
@@ -90,6 +95,11 @@ func startServer(cfg ServerConfig) (*Server, error) {
 		DontListen: cfg.Listen == "",
 		// Events are at most event.MaxSize; leave room for headers.
 		MaxPayload: 2 << 20,
+	}
+	if cfg.Auth != "" {
+		if err := loadAuth(opts, cfg.Auth); err != nil {
+			return nil, err
+		}
 	}
 	// Fail fast with the OS's own error if a port is taken: nats-server
 	// would only log it. The probes (see listenAddr) stay open until all are
