@@ -10,7 +10,10 @@
 # ENV below), SQLite files and the bus's streams in the /data volume. Give
 # another command to run one piece: `herald serve orders --nats ...`,
 # `herald bus --listen 0.0.0.0:4222 ...` (docker-compose.yml and
-# deploy/kubernetes/ do exactly that).
+# deploy/kubernetes/ run the services that way). /nats-server is the plain
+# nats-server of the same version, for a bus node run from a config file
+# (--entrypoint /nats-server; the bus nodes of docker-compose.yml and
+# deploy/kubernetes/ do that, see deploy/nats/nats.conf).
 
 # ---- build: the herald binary ----
 # go.mod wants Go 1.26.8 or newer; golang:1.26 is the newest 1.26.x (pin an
@@ -31,6 +34,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w" -o /out/herald ./cmd/herald
+# nats-server itself, the version go.mod pins (the one herald embeds and is
+# tested with), for the bus nodes of docker-compose.yml and deploy/kubernetes:
+# they run it with a config file that includes herald nats-config's
+# auth.conf, and its monitoring /healthz answers their health checks.
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w" -o /out/nats-server github.com/nats-io/nats-server/v2
 # The data directory, to be owned by distroless's nonroot user (65532); a new
 # named volume mounted on /data copies this ownership.
 RUN mkdir -p /out/data
@@ -38,6 +49,7 @@ RUN mkdir -p /out/data
 # ---- the image ----
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/herald /herald
+COPY --from=build /out/nats-server /nats-server
 COPY --from=build --chown=65532:65532 /out/data /data
 # Defaults for a container: data in /data, every service on all interfaces
 # (the binary's own defaults are 127.0.0.1, right for a laptop, useless
@@ -56,8 +68,9 @@ ENV HERALD_DATA=/data \
 USER 65532:65532
 VOLUME ["/data"]
 # Health checks need no shell: `herald probe http://127.0.0.1:8081/readyz`
-# exits 0 on a 200, `herald probe nats://127.0.0.1:4222` once JetStream
-# answers (docker-compose.yml uses both).
+# exits 0 on a 200 (a service's /readyz, or a bus node's nats-server
+# /healthz on 127.0.0.1:8222, as docker-compose.yml uses them), `herald probe
+# nats://127.0.0.1:4222` once JetStream answers an anonymous client.
 # Documentation only: the services' ports, the embedded bus of `up` (4223),
 # and a `herald bus` node's client and cluster ports (4222, 6222).
 EXPOSE 8081 8082 8083 8084 4000 4001 4002 4003 4005 4222 4223 6222
