@@ -15,7 +15,11 @@ const (
 	ENotFound    Code = "not_found"   // the entity does not exist (HTTP 404)
 	EConflict    Code = "conflict"    // the entity's state forbids the change (HTTP 409)
 	EUnavailable Code = "unavailable" // a dependency is down; retry later (HTTP 503)
-	EInternal    Code = "internal"    // a bug or an unexpected failure (HTTP 500)
+	// EUnauthorized: no valid credentials; sign in (HTTP 401, with
+	// WWW-Authenticate).
+	EUnauthorized Code = "unauthorized"
+	EForbidden    Code = "forbidden" // valid credentials without the right to do this (HTTP 403)
+	EInternal     Code = "internal"  // a bug or an unexpected failure (HTTP 500)
 )
 
 // Error is an application error a person can act on.

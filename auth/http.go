@@ -53,6 +53,20 @@ func RequireOwner(ctx context.Context, userID int64) (*Claims, error) {
 	return c, nil
 }
 
+// Admin returns the claims in ctx if they carry the admin role, a *Denied
+// with Status 403 for a token without it, and one with Status 401 if there
+// is no token.
+func Admin(ctx context.Context) (*Claims, error) {
+	c, err := Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.IsAdmin() {
+		return nil, forbidden("this needs the admin role, which this token does not have")
+	}
+	return c, nil
+}
+
 // Bearer returns the token of an "Authorization: Bearer <token>" header (the
 // scheme in any case), and false if there is no such header or it carries no
 // token.

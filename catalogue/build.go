@@ -13,6 +13,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
@@ -67,6 +68,9 @@ type Runtime struct {
 	Relay   *outbox.Relay    // the service's outbox relay; nil unless it owns events
 	Bus     *jetstream.Bus   // the bus; nil when the service was built with a Publisher only (see Deps)
 	Replica string           // the read model replica's name, "" for the unnamed one
+	// Issuer signs the tokens of users who sign in (service.Config.Issuer);
+	// nil where none was configured.
+	Issuer *auth.Issuer
 
 	projections map[string]service.Projection
 }
@@ -137,7 +141,7 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	}
 
 	s := service.New(name, cfg.Logger)
-	s.Addr, s.AddrFlag, s.CORS, s.Pprof, s.MaxWait = cfg.Addr, cfg.AddrFlag, desc.CORS, cfg.Pprof, cfg.MaxWait
+	s.Addr, s.AddrFlag, s.CORS, s.Pprof, s.MaxWait, s.Auth = cfg.Addr, cfg.AddrFlag, desc.CORS, cfg.Pprof, cfg.MaxWait, cfg.Auth
 	if cfg.Tracing != nil {
 		s.UseTracing(cfg.Tracing.Provider(app.Name, name), cfg.Tracing.Ring())
 	}
@@ -151,7 +155,7 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	}
 	g := s.UseDB(db)
 	s.App, s.Store = app.Name, store.Describe(cfg.DSN(cfg.Name(app.Base(desc), desc.ReadModel)))
-	rt := &Runtime{App: app, Desc: desc, Module: s, Log: s.Log, DB: db, Bus: deps.Bus, Replica: replica}
+	rt := &Runtime{App: app, Desc: desc, Module: s, Log: s.Log, DB: db, Bus: deps.Bus, Replica: replica, Issuer: cfg.Issuer}
 	if desc.Writes() {
 		s.Relay = outbox.NewRelay(g, pub, s.Log)
 		if cfg.Tracing != nil {

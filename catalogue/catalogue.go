@@ -54,6 +54,13 @@ type Service struct {
 	// the bus (the blog's gateway), is the subject pattern those events
 	// travel on ("blog.event.>"). Empty for every other service.
 	Ingress string
+	// External, for a service with Ingress, are the event types owned by
+	// other services of the app that it takes from outside as well,
+	// because those owners run outside Herald (the tutorial's Node
+	// services). Every other type a service of the app owns it refuses,
+	// and the bus refuses to let it publish (see Identities): an outside
+	// client cannot forge what a Herald service owns.
+	External []string
 	// Consumes are the durable consumers the service runs.
 	Consumes []Consumer
 	// ReadModel marks a query service: its database is a SQLite read model

@@ -36,6 +36,7 @@ func (c Catalogue) Identities(replicas []string) []jetstream.Identity {
 			}
 			if s.Ingress != "" {
 				id.Publish = append(id.Publish, s.Ingress)
+				id.DenyPublish = a.ownedElsewhere(s)
 			}
 			id.Durables = a.serviceDurables(s, replicas)
 			for _, cons := range s.Consumes {
@@ -52,6 +53,23 @@ func (c Catalogue) Identities(replicas []string) []jetstream.Identity {
 		}
 	}
 	return ids
+}
+
+// ownedElsewhere returns the subjects of the event types that services of
+// a other than s own and s does not take from outside (Service.External).
+func (a App) ownedElsewhere(s Service) []string {
+	var out []string
+	for _, o := range a.Services {
+		if o.Name == s.Name {
+			continue
+		}
+		for _, d := range o.Publishes {
+			if subj := d.Subject(); !slices.Contains(s.External, d.Type) && !slices.Contains(out, subj) {
+				out = append(out, subj)
+			}
+		}
+	}
+	return out
 }
 
 // serviceDurables returns the names of the durable consumers s runs, with

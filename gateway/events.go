@@ -47,6 +47,7 @@ type events struct {
 	log     *slog.Logger
 	metrics *metrics
 	tracer  trace.Tracer // the gateway's: a span per publish
+	doors   *doors       // who may post which events
 }
 
 // post stores one event and answers 200 {"status":"OK"} only once the bus
@@ -64,6 +65,11 @@ func (ev *events) post(w http.ResponseWriter, r *http.Request) {
 			ev.log.Error("decode event", "err", err)
 		}
 		httpapi.WriteProblem(w, rej.status, rej.detail)
+		return
+	}
+	if f := ev.doors.mayPost(r, in.env.Type); f != nil {
+		ev.metrics.refused.WithLabelValues(strconv.Itoa(f.status)).Inc()
+		f.write(w)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
@@ -139,6 +145,10 @@ func parsePage(r *http.Request) (page, *rejection) {
 // 503; after it, the connection is aborted so that a client never mistakes
 // a cut answer for the whole history.
 func (ev *events) get(w http.ResponseWriter, r *http.Request) {
+	if f := ev.doors.mayRead(r); f != nil {
+		f.write(w)
+		return
+	}
 	p, rej := parsePage(r)
 	if rej != nil {
 		httpapi.WriteProblem(w, rej.status, rej.detail)
@@ -257,4 +267,8 @@ func render(m jetstream.Stored) []byte {
 		return m.Data
 	}
 	return out
+}
+
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	httpapi.WriteProblem(w, status, detail)
 }

@@ -70,6 +70,18 @@ type Config struct {
 	// Backoff is the wait after the n-th failed attempt; the last value
 	// repeats. Default 1s, 2s, 5s, 10s, 30s, 1m, 2m, 5m.
 	Backoff []time.Duration
+	// External are the event types owned by a Herald service of the blog
+	// that POST /events takes from outside all the same, because their
+	// owner runs outside Herald (herald up gateway alone, for the
+	// tutorial's Node services; or --external). Every other type a Herald
+	// service owns is refused with 403: an outside client must not forge
+	// what posts, comments or moderation own.
+	External []string
+	// Tokens, if set, are the bearer tokens POST and GET /events require
+	// (--gateway-token), each with the event types it may post ("*" for
+	// any the gateway takes). The operator token is accepted too. Nil
+	// leaves /events open, as the tutorial's bus is.
+	Tokens map[string][]string
 }
 
 func (c Config) withDefaults() Config {
@@ -106,6 +118,7 @@ func Descriptor(cfg Config) catalogue.Service {
 		Addr:       "127.0.0.1:4005",
 		Migrations: Migrations,
 		Ingress:    event.BlogEventSubjects,
+		External:   cfg.External,
 		Consumes: []catalogue.Consumer{{
 			Name: ConsumerPrefix, PerSubscription: true, All: event.BlogEventSubjects,
 			Doc: "Pushes every event (or those of the subscription's types) to the subscriber's URL, in order, retrying with backoff.",
@@ -153,8 +166,12 @@ func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
 		client: newClient(allow, cfg.Timeout), running: map[string]bus.Subscription{}, module: rt.Module,
 	}
 	rt.Module.OnStart = func(ctx context.Context, _ bus.Bus) error { return p.start(ctx) }
+	if len(cfg.Tokens) > 0 {
+		rt.Module.ForeignTokens = func(r *http.Request) bool { return r.URL.Path == "/events" }
+	}
 	rt.Module.OnStop = p.stop
-	return handlers{events: &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m, tracer: rt.Module.Tracer()}, pusher: p}, nil
+	ev := &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m, tracer: rt.Module.Tracer(), doors: newDoors(rt.App, cfg)}
+	return handlers{events: ev, pusher: p}, nil
 }
 
 // register serves POST and GET /events (plain handlers: they read and

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/httpapi"
 )
 
@@ -58,12 +59,15 @@ type subListOutput struct {
 func registerSubscriptions(api huma.API, p *pusher, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-subscription", Method: http.MethodPost, Path: "/subscriptions",
-		Summary: "Subscribe a URL to the blog's events", DefaultStatus: http.StatusCreated,
+		Summary: "Subscribe a URL to the blog's events", DefaultStatus: http.StatusCreated, Security: httpapi.Bearer,
 		Description: "Every event (of the given types) is POSTed to url, in stream order, with Standard Webhooks headers " +
 			"(webhook-id, webhook-timestamp, webhook-signature when signed). A 2xx answer acknowledges it; anything else is " +
 			"retried with backoff, holding back the events behind it, and dead-lettered after the gateway's maximum attempts. " +
 			"422 if the URL's host is not allowed; 409 if the URL is already subscribed.",
 	}, func(ctx context.Context, in *createSubInput) (*subOutput, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		s, err := p.create(ctx, newSub{URL: in.Body.URL, Types: in.Body.Types, Format: in.Body.Format,
 			Secret: in.Body.Secret, FromStart: in.Body.From == "start"})
 		if err != nil {
@@ -73,8 +77,11 @@ func registerSubscriptions(api huma.API, p *pusher, log *slog.Logger) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-subscriptions", Method: http.MethodGet, Path: "/subscriptions",
-		Summary: "List the push subscriptions", Description: "Each with how many events it has pending.",
+		Summary: "List the push subscriptions", Description: "Each with how many events it has pending. Needs the operator token, as every /subscriptions route does.", Security: httpapi.Bearer,
 	}, func(ctx context.Context, _ *struct{}) (*subListOutput, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		all, err := p.subs.list(ctx)
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)
@@ -87,8 +94,11 @@ func registerSubscriptions(api huma.API, p *pusher, log *slog.Logger) {
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{
-		OperationID: "get-subscription", Method: http.MethodGet, Path: "/subscriptions/{id}", Summary: "Get a push subscription",
+		OperationID: "get-subscription", Method: http.MethodGet, Path: "/subscriptions/{id}", Summary: "Get a push subscription", Security: httpapi.Bearer,
 	}, func(ctx context.Context, in *subIDInput) (*subOutput, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		s, err := p.subs.get(ctx, in.ID)
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)
@@ -97,10 +107,13 @@ func registerSubscriptions(api huma.API, p *pusher, log *slog.Logger) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-subscription", Method: http.MethodDelete, Path: "/subscriptions/{id}",
-		Summary: "Delete a push subscription", DefaultStatus: http.StatusNoContent,
+		Summary: "Delete a push subscription", DefaultStatus: http.StatusNoContent, Security: httpapi.Bearer,
 		Description: "Stops its deliveries and deletes its durable consumer. A subscription configured by --push " +
 			"cannot be deleted here (409): remove its URL from --push and restart the gateway.",
 	}, func(ctx context.Context, in *subIDInput) (*struct{}, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		if err := p.remove(ctx, in.ID); err != nil {
 			return nil, httpapi.Error(ctx, log, err)
 		}

@@ -23,6 +23,7 @@ import (
 func NewAPI(mux *http.ServeMux, title, version string) huma.API {
 	cfg := huma.DefaultConfig(title, version)
 	cfg.CreateHooks = nil // no "$schema" links in bodies: plain JSON for any client
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": bearerScheme}
 	return humago.New(mux, cfg)
 }
 
@@ -67,11 +68,13 @@ func (w *noRouteWriter) Write(p []byte) (int, error) {
 
 // status maps each error code to its HTTP status. It is the only such table.
 var status = map[herald.Code]int{
-	herald.EInvalid:     http.StatusUnprocessableEntity,
-	herald.ENotFound:    http.StatusNotFound,
-	herald.EConflict:    http.StatusConflict,
-	herald.EUnavailable: http.StatusServiceUnavailable,
-	herald.EInternal:    http.StatusInternalServerError,
+	herald.EInvalid:      http.StatusUnprocessableEntity,
+	herald.ENotFound:     http.StatusNotFound,
+	herald.EConflict:     http.StatusConflict,
+	herald.EUnavailable:  http.StatusServiceUnavailable,
+	herald.EUnauthorized: http.StatusUnauthorized,
+	herald.EForbidden:    http.StatusForbidden,
+	herald.EInternal:     http.StatusInternalServerError,
 }
 
 // Error converts err into a Huma problem-details error. A *herald.Error keeps
@@ -80,6 +83,10 @@ var status = map[herald.Code]int{
 // with any lost answer); any other error is logged with its context and
 // shown to the caller only as "internal error".
 func Error(ctx context.Context, log *slog.Logger, err error) error {
+	var se huma.StatusError // already an HTTP answer: an auth.Denied, a Forbidden
+	if errors.As(err, &se) {
+		return err
+	}
 	var e *herald.Error
 	if !errors.As(err, &e) && store.Unreachable(err) {
 		log.WarnContext(ctx, "database unreachable", "err", err)
@@ -93,10 +100,14 @@ func Error(ctx context.Context, log *slog.Logger, err error) error {
 	if !ok {
 		code = http.StatusInternalServerError
 	}
+	var out error = huma.NewError(code, e.Message)
 	if e.Field != "" {
-		return huma.NewError(code, e.Message, &huma.ErrorDetail{Message: e.Message, Location: e.Field})
+		out = huma.NewError(code, e.Message, &huma.ErrorDetail{Message: e.Message, Location: e.Field})
 	}
-	return huma.NewError(code, e.Message)
+	if code == http.StatusUnauthorized {
+		out = huma.ErrorWithHeaders(out, http.Header{"Www-Authenticate": {`Bearer realm="herald"`}})
+	}
+	return out
 }
 
 // WriteProblem writes an RFC 9457 problem with the given status and detail,
@@ -115,7 +126,7 @@ func NotBlank(prefix *huma.PathBuffer, fields map[string]*string) []error {
 	var errs []error
 	for name, v := range fields {
 		if v != nil && *v != "" && strings.TrimSpace(*v) == "" {
-			errs = append(errs, &huma.ErrorDetail{Location: prefix.With(name), Message: "must not be blank", Value: *v})
+			errs = append(errs, &huma.ErrorDetail{Location: at(prefix, name), Message: "must not be blank", Value: *v})
 		}
 	}
 	return errs

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/store"
@@ -44,6 +45,13 @@ type Config struct {
 	Tracing *observe.Tracing
 	// MaxWait bounds a read-your-writes wait (see Service.MaxWait).
 	MaxWait time.Duration
+	// Auth verifies the callers' tokens (see Service.Auth). nil turns
+	// authorization off: every caller acts as an admin. Only tests and
+	// embedders leave it nil; herald up and herald serve always set it.
+	Auth *auth.Verifier
+	// Issuer signs the tokens of users who sign in; only the users
+	// service uses it, and nil makes its POST /sessions answer 503.
+	Issuer *auth.Issuer
 	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
 	// failures; production leaves it nil.
 	Wrap func(bus.Handler) bus.Handler

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/observe"
@@ -71,6 +72,18 @@ type Service struct {
 	// work of its own, like the gateway's push subscriptions, hooks it here.
 	OnStart func(ctx context.Context, b bus.Bus) error
 	OnStop  func(ctx context.Context) error
+
+	// Auth verifies the bearer tokens of requests (auth.Verifier.Middleware):
+	// routes find the caller's claims with auth.FromContext, and the
+	// operator routes (/status, /journey, /metrics, pprof) need the admin
+	// role. nil turns authorization off: every request acts as an admin
+	// (for tests and embedding; herald up and herald serve always set it).
+	Auth *auth.Verifier
+	// ForeignTokens, if set, reports the requests whose bearer tokens may
+	// be a route's own rather than Herald's (the gateway's --gateway-token
+	// on /events): a token of such a request that is not a JWT is left to
+	// the route instead of refused.
+	ForeignTokens func(r *http.Request) bool
 
 	// MaxWait bounds how long a read carrying a consistency token waits
 	// for the read model (HeaderWait asks for less). Default MaxWait.
@@ -121,9 +134,9 @@ func New(name string, log *slog.Logger) *Service {
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
 	s.Mux.HandleFunc("GET /readyz", s.readyz)
-	s.Mux.HandleFunc("GET /status", s.serveStatus)
-	s.Mux.HandleFunc("GET /journey", s.serveJourney)
-	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
+	s.Mux.Handle("GET /status", operator(http.HandlerFunc(s.serveStatus)))
+	s.Mux.Handle("GET /journey", operator(http.HandlerFunc(s.serveJourney)))
+	s.Mux.Handle("GET /metrics", operator(promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{})))
 	return s
 }
 
@@ -232,17 +245,17 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		}
 	}
 	if s.Pprof {
-		s.Mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		s.Mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		s.Mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		s.Mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		s.Mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		s.Mux.Handle("GET /debug/pprof/", operator(http.HandlerFunc(pprof.Index)))
+		s.Mux.Handle("GET /debug/pprof/cmdline", operator(http.HandlerFunc(pprof.Cmdline)))
+		s.Mux.Handle("GET /debug/pprof/profile", operator(http.HandlerFunc(pprof.Profile)))
+		s.Mux.Handle("GET /debug/pprof/symbol", operator(http.HandlerFunc(pprof.Symbol)))
+		s.Mux.Handle("GET /debug/pprof/trace", operator(http.HandlerFunc(pprof.Trace)))
 	}
 	h := httpapi.WithProblems(s.Mux)
 	if s.fresh != nil {
 		h = s.readYourWrites(h)
 	}
-	h = s.traceHTTP(answerWrites(h))
+	h = s.traceHTTP(s.authenticate(answerWrites(h)))
 	if s.CORS {
 		h = cors.New(cors.Options{
 			AllowedOrigins: []string{"*"},
@@ -267,7 +280,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		}
 	}()
 	s.ready.Store(true)
-	s.Log.Info("started", "url", s.URL(), "consumers", len(s.subs), "relay", s.Relay != nil)
+	s.Log.Info("started", "url", s.URL(), "consumers", len(s.subs), "relay", s.Relay != nil, "authorization", s.Auth != nil)
 	return nil
 }
 

@@ -34,6 +34,10 @@ type Identity struct {
 	// Publish are the subjects it may publish events on: those of the
 	// event types it owns (and, for the gateway, its ingress pattern).
 	Publish []string
+	// DenyPublish are subjects within Publish it may still not publish on:
+	// those of events other services own (the gateway's ingress pattern
+	// covers them).
+	DenyPublish []string
 	// Durables are the durable consumers of Stream it may create, read,
 	// reset and consume; it may dead-letter onto their DLQ subjects.
 	Durables []string
@@ -74,7 +78,7 @@ func (id Identity) Permissions() *server.Permissions {
 	if s != "" {
 		pub = append(pub, "$JS.API.STREAM.INFO."+s)
 	}
-	var deny []string
+	deny := slices.Clone(id.DenyPublish)
 	consumer := func(d string) []string {
 		return []string{
 			"$JS.API.CONSUMER.CREATE." + s + "." + d, "$JS.API.CONSUMER.CREATE." + s + "." + d + ".>",

@@ -234,7 +234,7 @@ func get(ctx context.Context, q queryer, id int64) (Order, error) {
 	err := q.QueryRowContext(ctx, `SELECT id, user_id, product_id, status, version, created_at FROM orders WHERE id = $1`, id).
 		Scan(&o.ID, &o.UserID, &o.ProductID, &o.Status, &o.Version, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Order{}, herald.Errorf(herald.ENotFound, "order %d does not exist", id)
+		return Order{}, notFound(id)
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("get order %d: %w", id, err)
@@ -269,3 +269,7 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 	}
 	return nil
 }
+
+// notFound is the error of an order that does not exist, or that the
+// caller may not see.
+func notFound(id int64) error { return herald.Errorf(herald.ENotFound, "order %d does not exist", id) }

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldev/herald"
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/httpapi"
 )
 
@@ -53,8 +54,12 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-product", Method: http.MethodPost, Path: "/products",
 		Summary: "Add a product", DefaultStatus: http.StatusCreated,
-		Description: "Stores the product at version 1 and emits shop.product.created.v1.",
+		Description: "Needs an admin's token (401 without a token, 403 for a user's). Stores the product at version 1 and emits shop.product.created.v1.",
+		Security:    httpapi.Bearer,
 	}, func(ctx context.Context, in *createInput) (*createdOutput, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		p, err := s.Create(ctx, in.Body.Title, in.Body.Image)
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)
@@ -64,8 +69,12 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "update-product", Method: http.MethodPut, Path: "/products/{id}",
 		Summary:     "Change a product's title or image",
-		Description: "Fields left out keep their value. A change bumps the version and emits shop.product.updated.v1 with the whole product.",
+		Description: "Needs an admin's token (401 without a token, 403 for a user's). Fields left out keep their value. A change bumps the version and emits shop.product.updated.v1 with the whole product.",
+		Security:    httpapi.Bearer,
 	}, func(ctx context.Context, in *updateInput) (*productOutput, error) {
+		if _, err := auth.Admin(ctx); err != nil {
+			return nil, err
+		}
 		// Checked here, not in Resolve, so a body that failed to parse does
 		// not also get this error.
 		if in.Body.Title == nil && in.Body.Image == nil {

@@ -82,7 +82,7 @@ func (s *Service) Committed(es []event.Envelope) { s.v.fold(es) }
 func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, error) {
 	ps, known := s.v.userProducts(userID)
 	if !known {
-		return nil, herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", userID)
+		return nil, UnknownUser(userID)
 	}
 	return ps, nil
 }
@@ -132,4 +132,10 @@ func (s *Service) Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error
 		return err
 	}
 	return fmt.Errorf("query does not handle event type %s", e.Type)
+}
+
+// UnknownUser is the error of a user no event has mentioned, and of one
+// the caller may not see: the two must not be told apart.
+func UnknownUser(id int64) error {
+	return herald.Errorf(herald.ENotFound, "user %d is unknown to the query service (no event about it has arrived)", id)
 }

@@ -15,6 +15,12 @@ var Descriptor = catalogue.Service{
 	Migrations: Migrations,
 	Publishes:  []event.Def{event.UserCreatedDef},
 	Impl: catalogue.Implement(func(_ context.Context, rt *catalogue.Runtime) (*Service, error) {
-		return New(rt.DB, rt.Writer), nil
+		s := New(rt.DB, rt.Writer)
+		if rt.Issuer != nil {
+			if err := s.UseIssuer(rt.Issuer); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
 	}, Register),
 }
