@@ -178,6 +178,11 @@ func freePort(t *testing.T) int {
 // the status, the answer's body and its headers; a connection error is
 // status 0 with the error as body.
 func call(method, url string, body any) (int, []byte, http.Header) {
+	return callAs("", method, url, body)
+}
+
+// callAs is call with the bearer token tok ("" for none).
+func callAs(tok, method, url string, body any) (int, []byte, http.Header) {
 	var r io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -192,6 +197,9 @@ func call(method, url string, body any) (int, []byte, http.Header) {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
@@ -370,8 +378,9 @@ func TestGatewayKilledBetweenAcceptAndPushLosesNothing(t *testing.T) {
 	subAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nobody listens yet: the subscriber is down
 	// A delivery or event in flight at a kill -9 is redelivered once its ack
 	// wait has passed (for a push, --push-timeout + 10s): keep both short.
+	// The PostCreated events come from an outside posts service: declared.
 	push := []string{"--push", "http://" + subAddr + "/events", "--push-backoff", "50ms", "--push-max-deliver", "100000",
-		"--push-timeout", "1s", "--ack-wait", "2s"}
+		"--push-timeout", "1s", "--ack-wait", "2s", "--external", "posts"}
 	h := startHerald(t, append(append([]string{"up", "blog", "--data", dir}, push...), randomPorts()...)...)
 	gw := h.urls["gateway"]
 
@@ -420,7 +429,7 @@ func TestGatewayKilledBetweenAcceptAndPushLosesNothing(t *testing.T) {
 	t.Logf("all %d delivered %v after the subscriber came up", n, time.Since(began).Round(time.Millisecond))
 	// Once the gateway has nothing pending, no further delivery can come.
 	eventually(t, 10*time.Second, "the push subscription has nothing pending", func() (bool, string) {
-		status, b, _ := call(http.MethodGet, gw+"/subscriptions", nil)
+		status, b, _ := callAs(operatorToken(t, dir), http.MethodGet, gw+"/subscriptions", nil)
 		var list struct{ Subscriptions []struct{ Pending int64 } }
 		json.Unmarshal(b, &list)
 		return status == http.StatusOK && len(list.Subscriptions) == 1 && list.Subscriptions[0].Pending == 0, string(b)

@@ -22,6 +22,11 @@ type busCmd struct {
 	Cluster     string   `env:"HERALD_BUS_CLUSTER" help:"Route address (host:port) the cluster's other servers connect to; empty for a single server, not clustered."`
 	ClusterName string   `default:"herald" env:"HERALD_BUS_CLUSTER_NAME" help:"Name of the cluster, the same on each of its servers."`
 	Routes      []string `env:"HERALD_BUS_ROUTES" help:"Route URLs of the cluster's servers (comma-separated nats-route://host:port; nats:// works too). The same list on every server: its own route is ignored."`
+
+	NATSAuth      string   `name:"nats-auth" env:"HERALD_NATS_AUTH" placeholder:"FILE" help:"nats-server authorization file to use as it is (herald nats-config's auth.conf; give every server of a cluster the same). Default: one generated from the catalogue in <data>/secrets/nats, with the services' credentials beside it."`
+	NoNATSAuth    bool     `name:"no-nats-auth" env:"HERALD_NO_NATS_AUTH" help:"Let anyone who can reach the bus publish and consume anything (see herald up --help)."`
+	QueryReplicas []string `env:"HERALD_QUERY_REPLICAS" help:"Names of query replicas (herald serve query --replica NAME) whose consumers the generated permissions allow (comma-separated)."`
+	External      []string `env:"HERALD_EXTERNAL" placeholder:"SERVICE|TYPE" help:"Blog services or event types that run outside Herald, whose events the gateway may publish (see herald serve --help)."`
 }
 
 // Bus starts only the embedded NATS server, with the same durable settings
@@ -47,15 +52,30 @@ func (m *Main) Bus(c busCmd) error {
 	if c.Cluster != "" {
 		hint = "check --listen (HERALD_NATS_LISTEN), --cluster (HERALD_BUS_CLUSTER) and --routes (HERALD_BUS_ROUTES)"
 	}
+	auth := c.NATSAuth
+	switch {
+	case c.NoNATSAuth && auth != "":
+		return errors.New("herald bus: --nats-auth and --no-nats-auth contradict each other")
+	case c.NoNATSAuth:
+		m.Log.Warn("the bus has no authentication (--no-nats-auth): anyone who can reach it may publish and consume anything")
+	case auth == "":
+		var err error
+		if auth, err = writeNATSAuth(natsSecrets(c.Data), apps(serviceFlags{External: c.External}), c.QueryReplicas); err != nil {
+			return err
+		}
+	}
 	srv, err := m.startServer(jetstream.ServerConfig{
 		Dir: filepath.Join(c.Data, "nats"), Listen: c.Listen, NoSync: c.NoFsync,
-		Name: c.Name, Cluster: c.Cluster, ClusterName: c.ClusterName, Routes: c.Routes,
+		Name: c.Name, Cluster: c.Cluster, ClusterName: c.ClusterName, Routes: c.Routes, Auth: auth,
 	}, hint)
 	if err != nil {
 		return err
 	}
 	m.stopTimeout = 10 * time.Second
 	fmt.Fprintf(m.Out, "herald bus is up: streams in %s, clients connect to %s\n", filepath.Join(c.Data, "nats"), srv.ClientURL())
+	if auth != "" {
+		fmt.Fprintf(m.Out, "  users and permissions from %s; anonymous connections are refused\n", auth)
+	}
 	if c.Cluster != "" {
 		fmt.Fprintf(m.Out, "  server %s of cluster %s: routes listen on %s, joining %s\n",
 			srv.Name(), cmp.Or(c.ClusterName, jetstream.DefaultClusterName), srv.ClusterURL(), strings.Join(c.Routes, ","))

@@ -81,8 +81,21 @@ type busNode struct {
 // startBusCluster runs n `herald bus` commands clustered with each other,
 // each parsed from its command line like the real one, and returns them
 // with the lines each printed.
-func startBusCluster(t *testing.T, n int) []*busNode {
+func startBusCluster(t *testing.T, n int) ([]*busNode, string) {
 	t.Helper()
+	// Every server lets in the same users: herald nats-config's.
+	creds := filepath.Join(t.TempDir(), "nats")
+	var c cli
+	if _, err := mustParser(t, &c).Parse([]string{"nats-config", "--dir", creds}); err != nil {
+		t.Fatal(err)
+	}
+	var conf bytes.Buffer
+	if err := (&Main{Log: slog.New(slog.DiscardHandler), Out: &conf}).NATSConfig(c.NATSConfig); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(conf.String(), "authorization {") {
+		t.Fatalf("herald nats-config printed %q, want an authorization block", conf.String())
+	}
 	addrs := freeAddrs(t, 2*n) // client, then route addresses
 	var routes []string
 	for _, a := range addrs[n:] {
@@ -92,7 +105,8 @@ func startBusCluster(t *testing.T, n int) []*busNode {
 	for i := range n {
 		var c cli
 		args := []string{"bus", "--data", filepath.Join(t.TempDir(), "data"), "--listen", addrs[i], "--no-fsync",
-			"--name", fmt.Sprintf("n%d", i+1), "--cluster", addrs[n+i], "--routes", strings.Join(routes, ",")}
+			"--name", fmt.Sprintf("n%d", i+1), "--cluster", addrs[n+i], "--routes", strings.Join(routes, ","),
+			"--nats-auth", filepath.Join(creds, jetstream.AuthFile)}
 		if _, err := mustParser(t, &c).Parse(args); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +128,7 @@ func startBusCluster(t *testing.T, n int) []*busNode {
 		}
 		nodes = append(nodes, &busNode{m: m, client: client})
 	}
-	return nodes
+	return nodes, creds
 }
 
 // freeAddrs returns n distinct local addresses whose ports were free a
@@ -134,13 +148,18 @@ func freeAddrs(t *testing.T, n int) []string {
 }
 
 func TestServeOnAClusterOfBusesGetsThreeReplicasAndSurvivesLosingOne(t *testing.T) {
-	nodes := startBusCluster(t, 3)
+	nodes, creds := startBusCluster(t, 3)
 	var urls []string
 	for _, n := range nodes {
 		urls = append(urls, n.client)
 	}
 	nats := strings.Join(urls, ",")
-	b, nc, err := jetstream.Dial(nats, "test", jetstream.Options{Replicas: 3})
+	admin, _ := jetstream.InDir(creds, jetstream.AdminIdentity)
+	opts, err := admin.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, nc, err := jetstream.Dial(nats, "test", jetstream.Options{Replicas: 3}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +183,10 @@ func TestServeOnAClusterOfBusesGetsThreeReplicasAndSurvivesLosingOne(t *testing.
 		t.Fatalf("herald serve --replicas defaults to %d, want 0 (automatic)", c.Serve.Replicas)
 	}
 	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Serve(context.Background(), serveCmd{serviceFlags: testFlags(t.TempDir()), Services: []string{"shop"}, NATS: nats, Replicas: c.Serve.Replicas}); err != nil {
+	data := t.TempDir()
+	serve := serveCmd{serviceFlags: testFlags(data), Services: []string{"shop"}, NATS: nats, Replicas: c.Serve.Replicas}
+	serve.NATSCredentials = creds
+	if err := m.Serve(context.Background(), serve); err != nil {
 		t.Fatal(err)
 	}
 	defer closeMain(t, m)
@@ -178,11 +200,12 @@ func TestServeOnAClusterOfBusesGetsThreeReplicasAndSurvivesLosingOne(t *testing.
 		}
 	}
 
+	tok := operatorToken(t, data)
 	// One bus dies; the shop goes on, on the two others.
 	closeMain(t, nodes[0].m)
 	url := func(name string) string { return m.Service(name).URL() }
-	user := post(t, url("users")+"/users", map[string]string{"name": "Three", "email": "three@example.com"})
-	hat := post(t, url("products")+"/products", map[string]string{"title": "hat", "image": "hat.png"})
-	post(t, url("orders")+"/orders", map[string]int64{"userId": user, "productId": hat})
-	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user), fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat))
+	user := post(t, tok, url("users")+"/users", map[string]string{"name": "Three", "email": "three@example.com", "password": "correct horse battery"})
+	hat := post(t, tok, url("products")+"/products", map[string]string{"title": "hat", "image": "hat.png"})
+	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": hat})
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat))
 }

@@ -16,7 +16,7 @@ import (
 
 // dlqCmd works on the dead-letter stream of a running system.
 type dlqCmd struct {
-	NATS string `name:"nats" default:"nats://127.0.0.1:4223" env:"HERALD_NATS" help:"URL of the bus (herald up's embedded bus listens on 127.0.0.1:4223)."`
+	operatorFlags
 
 	List    dlqListCmd    `cmd:"" help:"List dead-lettered events, oldest first."`
 	Show    dlqShowCmd    `cmd:"" help:"Show one dead-lettered event in full."`
@@ -45,9 +45,9 @@ type dlqDiscardCmd struct{ dlqSelect }
 // DLQ runs the dead-letter subcommand named by command ("dlq list", ...)
 // against the bus at c.NATS and prints its result to m.Out.
 func (m *Main) DLQ(ctx context.Context, c dlqCmd, command string) error {
-	b, nc, err := jetstream.Dial(c.NATS, "herald dlq", jetstream.Options{Logger: m.Log})
+	b, nc, err := c.dial("herald dlq", m.Log)
 	if err != nil {
-		return fmt.Errorf("%w; set --nats (HERALD_NATS)", err)
+		return err
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -14,8 +14,9 @@ import (
 )
 
 func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
+	dir := t.TempDir()
 	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(t.TempDir()), NatsListen: "127.0.0.1:0"}); err != nil {
+	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), NatsListen: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
 	defer closeMain(t, m)
@@ -24,7 +25,7 @@ func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 		t.Helper()
 		var c cli
 		p := mustParser(t, &c)
-		kctx, err := p.Parse(append([]string{"dlq"}, append(args, "--nats", url)...))
+		kctx, err := p.Parse(append([]string{"dlq"}, append(args, "--nats", url, "--data", dir)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,11 +39,7 @@ func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 
 	// An undecodable event on a subject both orders and query consume: each
 	// tries it 3 times (testFlags) and dead-letters it.
-	b, nc, err := jetstream.Dial(url, "test", jetstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	b := dialAs(t, url, natsSecrets(dir), jetstream.AdminIdentity)
 	if err := b.Publish(context.Background(), "shop.product.created", "bad-1", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}

@@ -25,14 +25,17 @@ type cli struct {
 	LogLevel  slog.Level `default:"info" env:"HERALD_LOG_LEVEL" help:"Log level: debug, info, warn or error."`
 	LogFormat string     `default:"text" enum:"text,json" env:"HERALD_LOG_FORMAT" help:"Log format: text or json."`
 
-	Up        upCmd        `cmd:"" help:"Run the shop and the blog (or the apps or services named) and an embedded NATS JetStream bus in one process."`
-	Serve     serveCmd     `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
-	Bus       busCmd       `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
-	DLQ       dlqCmd       `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
-	Trace     traceCmd     `cmd:"" help:"Show where one event went (by event id or trace id): its commit, its publish, and each consumer's outcome, with its trace."`
-	Status    statusCmd    `cmd:"" help:"Show every running service's consumers (position, pending, DLQ, lag in seconds) and outbox relays as a table."`
-	Catalogue catalogueCmd `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
-	Probe     probeCmd     `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
+	Up         upCmd         `cmd:"" help:"Run the shop and the blog (or the apps or services named) and an embedded NATS JetStream bus in one process."`
+	Serve      serveCmd      `cmd:"" help:"Run the named apps or services only, against an external NATS server (2.10+ with JetStream)."`
+	Bus        busCmd        `cmd:"" help:"Run only the embedded NATS JetStream bus, for services started with herald serve."`
+	DLQ        dlqCmd        `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
+	Trace      traceCmd      `cmd:"" help:"Show where one event went (by event id or trace id): its commit, its publish, and each consumer's outcome, with its trace."`
+	Status     statusCmd     `cmd:"" help:"Show every running service's consumers (position, pending, DLQ, lag in seconds) and outbox relays as a table."`
+	Catalogue  catalogueCmd  `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
+	Streams    streamsCmd    `cmd:"" help:"Create or update every app's stream (and the dead-letter stream) as the admin identity, then exit: for deployments whose services connect as their own identities, which may not."`
+	Keys       keysCmd       `cmd:"" help:"Make the users service's token signing key, the public keys every service verifies tokens with, and an operator token, in one directory (or --rotate the signing key)."`
+	NATSConfig natsConfigCmd `cmd:"" name:"nats-config" help:"Write one NATS credential per service and the nats-server authorization block (auth.conf) computed from the catalogue: each service may publish only its own events and use only its own consumers. For an operator's own NATS server or cluster."`
+	Probe      probeCmd      `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
 
 	Bench       benchCmd       `cmd:"" help:"Benchmark Herald on this machine against anchors (plain net/http, raw JetStream, a synchronous query service); writes results.json, chart.svg and CPU profiles."`
 	BenchAnchor benchAnchorCmd `cmd:"" name:"bench-anchor" hidden:"" help:"Run one of herald bench's anchors (started by herald bench)."`
@@ -60,7 +63,10 @@ type serviceFlags struct {
 	TraceRing      int               `default:"10000" env:"HERALD_TRACE_RING" help:"Recent spans kept in memory for herald trace (each at most a few KB, so memory stays bounded under any load); 0 keeps none."`
 	OTLPEndpoint   string            `name:"otlp-endpoint" env:"HERALD_OTLP_ENDPOINT" placeholder:"URL" help:"Export spans over OTLP/HTTP to this URL (Jaeger, Tempo or a collector, e.g. http://127.0.0.1:4318). The standard OTEL_EXPORTER_OTLP_ENDPOINT variables work too."`
 	MaxWait        time.Duration     `default:"10s" env:"HERALD_MAX_WAIT" help:"Longest a read with a Herald-After consistency token waits for its read model before answering stale."`
-	NoBatches      bool              `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
+	authFlags
+	External     []string          `env:"HERALD_EXTERNAL" placeholder:"SERVICE|TYPE" help:"Blog services (posts, comments, moderation) or event types that run outside Herald, whose events the gateway takes from outside clients (comma-separated). herald up adds every blog service it does not run (herald up gateway: all of them, for the tutorial's Node services). Any other type a Herald service owns the gateway refuses with 403."`
+	GatewayToken map[string]string `name:"gateway-token" mapsep:";" placeholder:"TOKEN=TYPES" env:"HERALD_GATEWAY_TOKEN" help:"Bearer tokens the gateway's POST and GET /events require, each with the event types it may post (TOKEN=PostCreated,CommentCreated or TOKEN=*; repeat the flag, or separate with ';'). Default: none, /events open on loopback as the tutorial's bus is."`
+	NoBatches    bool              `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
 }
 
 type upCmd struct {
@@ -68,13 +74,18 @@ type upCmd struct {
 	Targets    []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
 	NatsListen string   `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
 	NoFsync    bool     `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
+	NoNATSAuth bool     `name:"no-nats-auth" env:"HERALD_NO_NATS_AUTH" help:"Let anyone who can reach the embedded bus publish and consume anything. By default each service connects as its own NATS identity, allowed only its own events and consumers (credentials in <data>/secrets/nats), and anonymous connections are refused."`
+	// QueryReplicas are read model replicas that will join from other
+	// processes (herald serve query --replica NAME).
+	QueryReplicas []string `env:"HERALD_QUERY_REPLICAS" help:"Names of query replicas that other processes run against this bus (herald serve query --replica NAME), whose consumers the bus's permissions allow (comma-separated)."`
 }
 
 type serveCmd struct {
 	serviceFlags
 	Services []string `arg:"" enum:"${targets}" help:"Apps or services to run: shop (users, products, orders, query), blog (posts, comments, moderation, blog-query, gateway)."`
 	NATS     string   `name:"nats" default:"nats://127.0.0.1:4222" env:"HERALD_NATS" help:"URL of the NATS server or cluster (comma-separated URLs)."`
-	Replicas int      `default:"0" env:"HERALD_REPLICAS" help:"Copies of each stream (the DLQ too): 0 for automatic, which is 3 in a NATS cluster that can place them and 1 otherwise, and never lowers an existing stream; 1 to 5 sets exactly that, even lowering."`
+	natsFlags
+	Replicas int `default:"0" env:"HERALD_REPLICAS" help:"Copies of each stream (the DLQ too): 0 for automatic, which is 3 in a NATS cluster that can place them and 1 otherwise, and never lowers an existing stream; 1 to 5 sets exactly that, even lowering."`
 }
 
 func main() {
@@ -113,6 +124,20 @@ func main() {
 		run := func() error { return m.Status(ctx, c.Status) }
 		if k.Command() == "trace <id>" {
 			run = func() error { return m.Trace(ctx, c.Trace) }
+		}
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if k.Command() == "nats-config" || k.Command() == "keys" || k.Command() == "streams" {
+		run := func() error { return m.NATSConfig(c.NATSConfig) }
+		switch k.Command() {
+		case "keys":
+			run = func() error { return m.Keys(c.Keys) }
+		case "streams":
+			run = func() error { return m.Streams(ctx, c.Streams) }
 		}
 		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)

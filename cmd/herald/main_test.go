@@ -59,13 +59,34 @@ func closeMain(t *testing.T, m *Main) {
 	}
 }
 
-func post(t *testing.T, url string, body any) int64 {
+// operatorToken returns the operator token herald up or herald serve
+// wrote to the data dir dir.
+func operatorToken(t *testing.T, dir string) string {
+	t.Helper()
+	tok, err := readToken(adminTokenFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// post POSTs body to url as tok (none if ""), and returns the id of what
+// it created.
+func post(t *testing.T, tok, url string, body any) int64 {
 	t.Helper()
 	raw, _ := json.Marshal(body)
 	var out struct{ ID int64 }
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Post(url, "application/json", bytes.NewReader(raw))
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,10 +108,23 @@ func post(t *testing.T, url string, body any) int64 {
 
 func waitBody(t *testing.T, url, want string) {
 	t.Helper()
+	waitBodyAs(t, "", url, want)
+}
+
+// waitBodyAs waits until GET url, as tok (none if ""), answers want.
+func waitBodyAs(t *testing.T, tok, url, want string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -107,10 +141,11 @@ func TestUpRunsTheShopAndRestartsWhereItStopped(t *testing.T) {
 	dir := t.TempDir()
 	m := up(t, dir)
 	url := func(name string) string { return m.Service(name).URL() }
-	user := post(t, url("users")+"/users", map[string]string{"name": "One", "email": "one@example.com"})
-	pants := post(t, url("products")+"/products", map[string]string{"title": "pants", "image": "pants.jpeg"})
-	post(t, url("orders")+"/orders", map[string]int64{"userId": user, "productId": pants})
-	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	tok := operatorToken(t, dir)
+	user := post(t, tok, url("users")+"/users", map[string]string{"name": "One", "email": "one@example.com", "password": "correct horse battery"})
+	pants := post(t, tok, url("products")+"/products", map[string]string{"title": "pants", "image": "pants.jpeg"})
+	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": pants})
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
 	for _, name := range []string{"users", "products", "orders", "query"} {
 		waitBody(t, url(name)+"/readyz", `{"status":"ready"}`)
 	}
@@ -118,13 +153,14 @@ func TestUpRunsTheShopAndRestartsWhereItStopped(t *testing.T) {
 
 	m = up(t, dir) // the same data dir: everything is still there
 	defer closeMain(t, m)
-	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
-	shoes := post(t, url("products")+"/products", map[string]string{"title": "shoes", "image": "shoes.jpeg"})
+	tok = operatorToken(t, dir) // renewed at each start
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	shoes := post(t, tok, url("products")+"/products", map[string]string{"title": "shoes", "image": "shoes.jpeg"})
 	if shoes != 2 {
 		t.Fatalf("product id after restart = %d, want 2", shoes)
 	}
-	post(t, url("orders")+"/orders", map[string]int64{"userId": user, "productId": shoes})
-	waitBody(t, fmt.Sprintf("%s/users/%d/products", url("query"), user),
+	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": shoes})
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user),
 		`[{"id":2,"title":"shoes","image":"shoes.jpeg"},{"id":1,"title":"pants","image":"pants.jpeg"}]`)
 }
 
@@ -169,10 +205,11 @@ func TestServeRunsNamedServicesAgainstAnExternalBus(t *testing.T) {
 	if reader.Service("users") != nil || reader.Service("query") == nil {
 		t.Fatal("serve query ran other services than query")
 	}
-	user := post(t, writers.Service("users").URL()+"/users", map[string]string{"name": "Two", "email": "two@example.com"})
-	hat := post(t, writers.Service("products").URL()+"/products", map[string]string{"title": "hat", "image": "hat.png"})
-	post(t, writers.Service("orders").URL()+"/orders", map[string]int64{"userId": user, "productId": hat})
-	waitBody(t, fmt.Sprintf("%s/users/%d/products", reader.Service("query").URL(), user), `[{"id":1,"title":"hat","image":"hat.png"}]`)
+	tok := operatorToken(t, dir)
+	user := post(t, tok, writers.Service("users").URL()+"/users", map[string]string{"name": "Two", "email": "two@example.com", "password": "correct horse battery"})
+	hat := post(t, tok, writers.Service("products").URL()+"/products", map[string]string{"title": "hat", "image": "hat.png"})
+	post(t, tok, writers.Service("orders").URL()+"/orders", map[string]int64{"userId": user, "productId": hat})
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", reader.Service("query").URL(), user), `[{"id":1,"title":"hat","image":"hat.png"}]`)
 }
 
 func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {

@@ -85,6 +85,9 @@ func TestOutsideServicesJoinTheBlog(t *testing.T) {
 	f := testFlags(t.TempDir())
 	f.Push = []string{fmt.Sprintf("http://127.0.0.1:%d/events", modPort), fmt.Sprintf("http://127.0.0.1:%d/events", queryPort)}
 	f.PushMaxDeliver = 1000 // the Node services may take a moment to come up
+	// Herald's posts runs, and so does an outside posts service, which
+	// posts its PostCreated to the gateway: declared, or it is refused.
+	f.External = []string{"posts"}
 	m := upServices(t, f, "posts", "comments", "blog-query", "gateway")
 	if m.Service("moderation") != nil {
 		t.Fatal("Herald's own moderation is running; the Node one must decide alone")
@@ -126,7 +129,7 @@ func TestOutsideServicesJoinTheBlog(t *testing.T) {
 	want[first] = p
 	waitView(t, "Herald's blog-query", m.Service("blog-query").URL(), want)
 	query = startNode(t, "query.js", queryPort, "EVENT_BUS_URL="+gw)
-	waitPushed(t, gw, query.URL+"/events")
+	waitPushed(t, operatorToken(t, f.Data), gw, query.URL+"/events")
 	if !strings.Contains(query.stdout.String(), "ignoring a repeat of event") {
 		t.Errorf("the restarted Node query received no held-back push to ignore; %s", query.describe())
 	}
@@ -141,10 +144,10 @@ func TestOutsideServicesJoinTheBlog(t *testing.T) {
 
 // waitPushed waits until the gateway's subscription to target has nothing
 // pending: every event delivered and acknowledged.
-func waitPushed(t *testing.T, gw, target string) {
+func waitPushed(t *testing.T, tok, gw, target string) {
 	t.Helper()
 	eventually(t, 15*time.Second, "the gateway has pushed everything to "+target, func() (bool, string) {
-		status, b, _ := call(http.MethodGet, gw+"/subscriptions", nil)
+		status, b, _ := callAs(tok, http.MethodGet, gw+"/subscriptions", nil)
 		var list struct {
 			Subscriptions []struct {
 				URL     string
@@ -169,7 +172,9 @@ func waitPushed(t *testing.T, gw, target string) {
 // page, and whatever shape each event was posted in.
 func TestOutsideQueryRebuildsFromGatewayHistory(t *testing.T) {
 	requireNode(t)
-	m := upServices(t, testFlags(t.TempDir()), "blog")
+	f := testFlags(t.TempDir())
+	f.External = []string{"posts"} // the tutorial's posts service runs beside Herald's
+	m := upServices(t, f, "blog")
 	gw := m.Service("gateway").URL()
 	nodePosts := startNode(t, "posts.js", freePort(t), "EVENT_BUS_URL="+gw)
 

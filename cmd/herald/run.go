@@ -24,11 +24,17 @@ type Main struct {
 	Out io.Writer // where service URLs are printed
 
 	server      *jetstream.Server
-	nc          *nats.Conn
+	nc          *nats.Conn   // the admin's connection (or the only one)
+	conns       []*nats.Conn // each service's own connection, when each connects as itself
+	natsAuth    string       // the embedded bus's credentials dir, "" for none
 	bus         *jetstream.Bus
 	running     *catalogue.Running
 	tracing     *observe.Tracing
 	stopTimeout time.Duration
+
+	adminToken string        // the operator token's file, "" if this process writes none
+	quitTokens chan struct{} // stops the operator token's renewal
+	tokensDone chan struct{}
 }
 
 // Up starts the embedded NATS server with its storage in <data>/nats and
@@ -39,15 +45,40 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 	if err != nil {
 		return err
 	}
+	// The blog services left out run outside Herald: plan again with them
+	// declared, so the gateway and the bus's permissions both know.
+	c.serviceFlags = withUnrun(c.serviceFlags, targets)
+	if targets, err = plan(c.Targets, c.serviceFlags); err != nil {
+		return err
+	}
 	hint := ""
 	if c.NatsListen != "" {
 		hint = "change --nats-listen (HERALD_NATS_LISTEN)"
 	}
-	srv, err := m.startServer(jetstream.ServerConfig{Dir: filepath.Join(c.Data, "nats"), Listen: c.NatsListen, NoSync: c.NoFsync}, hint)
+	auth := ""
+	if !c.NoNATSAuth {
+		m.natsAuth = natsSecrets(c.Data)
+		if auth, err = writeNATSAuth(m.natsAuth, apps(c.serviceFlags), append(c.QueryReplicas, c.Replica)); err != nil {
+			return err
+		}
+	}
+	srv, err := m.startServer(jetstream.ServerConfig{Dir: filepath.Join(c.Data, "nats"), Listen: c.NatsListen, NoSync: c.NoFsync, Auth: auth}, hint)
 	if err != nil {
 		return err
 	}
-	nc, err := srv.Connect(jetstream.ClientOptions("herald up", m.Log)...)
+	connect := func(name string) (*nats.Conn, error) {
+		opts := jetstream.ClientOptions("herald up "+name, m.Log)
+		if auth != "" {
+			cr, _ := jetstream.InDir(m.natsAuth, name)
+			more, err := cr.Options()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, more...)
+		}
+		return srv.Connect(opts...)
+	}
+	nc, err := connect(jetstream.AdminIdentity)
 	if err != nil {
 		m.Close(ctx)
 		return err
@@ -55,7 +86,11 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 	m.nc = nc
 	// Atomic batches pay for themselves by saving fsyncs (--no-batches).
 	c.NoBatches = c.NoBatches || c.NoFsync
-	if err := m.start(ctx, nc, c.serviceFlags, targets, 1); err != nil {
+	perService := connect
+	if auth == "" {
+		perService = nil
+	}
+	if err := m.start(ctx, nc, c.serviceFlags, targets, 1, false, perService); err != nil {
 		m.Close(ctx)
 		return err
 	}
@@ -64,6 +99,11 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 		bus = u
 	}
 	fmt.Fprintf(m.Out, "herald is up: data in %s, bus at %s\n", c.Data, bus)
+	if auth != "" {
+		fmt.Fprintf(m.Out, "  bus credentials in %s (one per service; anonymous connections are refused)\n", m.natsAuth)
+	} else {
+		m.Log.Warn("the bus has no authentication (--no-nats-auth): anyone who can reach it may publish and consume anything")
+	}
 	m.printURLs()
 	return nil
 }
@@ -77,12 +117,36 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(c.NATS, jetstream.ClientOptions("herald serve", m.Log)...)
+	connect := func(name string) (*nats.Conn, error) {
+		more, _, err := c.natsFlags.options(c.Data, name)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := nats.Connect(c.NATS, append(jetstream.ClientOptions("herald serve "+name, m.Log), more...)...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to nats at %s as %s: %w%s", c.NATS, name, err, connectHint(err))
+		}
+		return nc, nil
+	}
+	// Each service connects as itself when there is a credentials dir;
+	// the admin identity, if the dir holds it, creates the streams, and
+	// without it the services only check that the streams exist.
+	var perService func(string) (*nats.Conn, error)
+	adminName, verify := jetstream.AdminIdentity, false
+	if !c.single() && c.dir(c.Data) != "" {
+		perService = connect
+		if _, ok, err := c.credentials(c.Data, jetstream.AdminIdentity); err != nil {
+			return err
+		} else if !ok {
+			adminName, verify = targets[0].Service.Name, true
+		}
+	}
+	nc, err := connect(adminName)
 	if err != nil {
-		return fmt.Errorf("connect to nats at %s: %w; is it running? set --nats (HERALD_NATS)", c.NATS, err)
+		return err
 	}
 	m.nc = nc
-	if err := m.start(ctx, nc, c.serviceFlags, targets, c.Replicas); err != nil {
+	if err := m.start(ctx, nc, c.serviceFlags, targets, c.Replicas, verify, perService); err != nil {
 		m.Close(ctx)
 		return err
 	}
@@ -91,14 +155,32 @@ func (m *Main) Serve(ctx context.Context, c serveCmd) error {
 	return nil
 }
 
-func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []catalogue.Target, replicas int) error {
+// start runs targets on the bus: nc (the admin's connection, or with
+// verify a service's, which only checks that the streams exist) creates
+// the streams, and, with connect, each service runs on a connection of its
+// own identity; without, every service shares nc.
+func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets []catalogue.Target, replicas int, verify bool, connect func(name string) (*nats.Conn, error)) error {
 	m.stopTimeout = f.StopTimeout
 	if m.stopTimeout <= 0 {
 		m.stopTimeout = 30 * time.Second
 	}
-	b, err := jetstream.New(nc, jetstream.Options{Replicas: replicas, MaxBytes: f.MaxStreamBytes, NoBatches: f.NoBatches, Logger: m.Log})
+	opts := jetstream.Options{Replicas: replicas, MaxBytes: f.MaxStreamBytes, NoBatches: f.NoBatches, Logger: m.Log, VerifyStreams: verify}
+	b, err := jetstream.New(nc, opts)
 	if err != nil {
 		return err
+	}
+	var busFor func(catalogue.Target) (*jetstream.Bus, error)
+	if connect != nil {
+		busFor = func(t catalogue.Target) (*jetstream.Bus, error) {
+			sc, err := connect(t.Service.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Service.Name, err)
+			}
+			m.conns = append(m.conns, sc)
+			o := opts
+			o.VerifyStreams = true
+			return jetstream.New(sc, o)
+		}
 	}
 	m.bus = b
 	if f.Tracing {
@@ -114,16 +196,27 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 			m.Log.Info("exporting traces", "otlp", e)
 		}
 	}
+	verifier, issuer, err := m.setupAuth(f, targets)
+	if err != nil {
+		return err
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := b.Check(sctx); err != nil {
 		return err
 	}
-	m.running, err = catalogue.Start(sctx, b, targets, func(t catalogue.Target) service.Config { return f.config(t, m.Log, m.tracing) })
+	m.running, err = catalogue.StartAs(sctx, b, targets, func(t catalogue.Target) service.Config {
+		cfg := f.config(t, m.Log, m.tracing)
+		cfg.Auth, cfg.Issuer = verifier, issuer
+		return cfg
+	}, busFor)
 	return err
 }
 
 func (m *Main) printURLs() {
+	if m.adminToken != "" {
+		fmt.Fprintf(m.Out, "  operator token in %s (for /metrics, /status, pprof, subscriptions, creating products: Authorization: Bearer $(cat %s))\n", m.adminToken, m.adminToken)
+	}
 	for i, s := range m.running.Services {
 		fmt.Fprintf(m.Out, "  %-4s  %-10s  %s\n", m.running.Targets[i].App.Name, s.Name, s.URL())
 	}
@@ -136,14 +229,21 @@ func (m *Main) Service(name string) *service.Service { return m.running.Service(
 // and consumers and closes its database), then the bus connection and the
 // embedded server. It is safe to call on a partly started Main.
 func (m *Main) Close(ctx context.Context) error {
+	if m.quitTokens != nil {
+		close(m.quitTokens)
+		<-m.tokensDone
+		m.quitTokens = nil
+	}
 	errs := []error{m.running.Stop(ctx)}
 	if err := m.tracing.Shutdown(ctx); err != nil { // exports the spans still buffered
 		errs = append(errs, err)
 	}
-	if m.nc != nil {
-		// Consumers are drained already; push out their last acks.
-		_ = m.nc.FlushTimeout(2 * time.Second)
-		m.nc.Close()
+	// Consumers are drained already; push out their last acks.
+	for _, nc := range append(m.conns, m.nc) {
+		if nc != nil {
+			_ = nc.FlushTimeout(2 * time.Second)
+			nc.Close()
+		}
 	}
 	if m.server != nil {
 		m.server.Shutdown()

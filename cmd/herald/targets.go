@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,8 +24,97 @@ func apps(f serviceFlags) catalogue.Catalogue {
 		blog.App(blog.Options{BannedWords: f.BannedWords, Gateway: gateway.Config{
 			Push: f.Push, Secret: f.PushSecret, Allow: f.PushAllow,
 			Timeout: f.PushTimeout, MaxDeliver: f.PushMaxDeliver, Backoff: f.PushBackoff,
+			External: externalTypes(f.External), Tokens: gatewayTokens(f.GatewayToken),
 		}}),
 	}
+}
+
+// externalTypes expands names, each a service of the catalogue or an
+// event type, into the event types they stand for (a service: those it
+// owns). Check has made sure each name is one or the other.
+func externalTypes(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	c := catalogue.Catalogue{shop.App(), blog.App(blog.Options{})} // the shape only: no flags, so no recursion
+	var out []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if _, s, ok := c.Lookup(n); ok {
+			for _, d := range s.Publishes {
+				out = append(out, d.Type)
+			}
+			continue
+		}
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// checkExternal refuses an --external entry that is neither a service
+// nor an event type of the catalogue.
+func checkExternal(c catalogue.Catalogue, names []string) error {
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if _, _, ok := c.Lookup(n); ok || n == "" {
+			continue
+		}
+		found := false
+		for _, a := range c {
+			if _, ok := a.Owner(n); ok {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("--external (HERALD_EXTERNAL) %q is neither a service nor an event type of the catalogue", n)
+		}
+	}
+	return nil
+}
+
+// gatewayTokens parses --gateway-token's TOKEN=TYPES entries.
+func gatewayTokens(m map[string]string) map[string][]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for tok, types := range m {
+		for _, t := range strings.Split(types, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out[tok] = append(out[tok], t)
+			}
+		}
+	}
+	return out
+}
+
+// withUnrun returns f with every blog service that targets do not run
+// added to External: herald up runs the whole system, so a blog service
+// it leaves out is one that runs outside Herald, whose events outside
+// clients post to the gateway.
+func withUnrun(f serviceFlags, targets []catalogue.Target) serviceFlags {
+	c := apps(f)
+	blog, ok := c.App("blog")
+	if !ok {
+		return f
+	}
+	gateway := false
+	for _, t := range targets {
+		gateway = gateway || t.Service.Name == "gateway"
+	}
+	if !gateway {
+		return f
+	}
+	f.External = slices.Clone(f.External)
+	for _, s := range blog.Services {
+		run := slices.ContainsFunc(targets, func(t catalogue.Target) bool { return t.Service.Name == s.Name })
+		if !run && s.Writes() && !slices.Contains(f.External, s.Name) {
+			f.External = append(f.External, s.Name)
+		}
+	}
+	return f
 }
 
 // plan resolves names (apps or services; none means every app) against the
@@ -39,6 +129,14 @@ func plan(names []string, f serviceFlags) ([]catalogue.Target, error) {
 	ts, err := c.Resolve(names)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkExternal(c, f.External); err != nil {
+		return nil, err
+	}
+	for tok, types := range gatewayTokens(f.GatewayToken) {
+		if len(tok) < 16 || len(types) == 0 {
+			return nil, errors.New("--gateway-token (HERALD_GATEWAY_TOKEN): each entry is TOKEN=TYPES with a token of at least 16 characters and at least one type (or *)")
+		}
 	}
 	return ts, checkTargets(c, ts, f)
 }

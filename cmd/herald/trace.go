@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/journey"
 	"github.com/heraldev/herald/service"
@@ -22,7 +21,7 @@ import (
 // systemFlags find a running system: its bus, and its services' addresses
 // (the defaults, unless --addr says otherwise, as for herald up and serve).
 type systemFlags struct {
-	NATS string            `name:"nats" default:"nats://127.0.0.1:4223" env:"HERALD_NATS" help:"URL of the bus (herald up's embedded bus listens on 127.0.0.1:4223)."`
+	operatorFlags
 	Addr map[string]string `name:"addr" mapsep:";" placeholder:"SERVICE=HOST:PORT" env:"HERALD_ADDR" help:"Address of a service that does not listen on its default (repeat the flag, or separate with ';')."`
 }
 
@@ -67,6 +66,11 @@ func (f systemFlags) askService(ctx context.Context, cat catalogue.Catalogue, na
 	if err != nil {
 		return err
 	}
+	tok, err := f.token()
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask %s: %w", name, err)
@@ -87,9 +91,9 @@ func (f systemFlags) askService(ctx context.Context, cat catalogue.Catalogue, na
 
 // Trace prints the journey of the event or trace c.ID names.
 func (m *Main) Trace(ctx context.Context, c traceCmd) error {
-	b, nc, err := jetstream.Dial(c.NATS, "herald trace", jetstream.Options{Logger: m.Log})
+	b, nc, err := c.dial("herald trace", m.Log)
 	if err != nil {
-		return fmt.Errorf("%w; set --nats (HERALD_NATS)", err)
+		return err
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -34,6 +34,7 @@ func TestBlogReadsItsWritesAndHeraldTraceFollowsAGatewayEvent(t *testing.T) {
 	defer sub.Close()
 	flags := testFlags(t.TempDir())
 	flags.Push = []string{sub.URL + "/events"}
+	flags.External = []string{"posts"} // the PostCreated posted to the gateway comes from outside
 	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
 	if err := m.Up(context.Background(), upCmd{serviceFlags: flags, Targets: []string{"blog"}, NatsListen: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestBlogReadsItsWritesAndHeraldTraceFollowsAGatewayEvent(t *testing.T) {
 	}
 
 	// herald trace, as a person runs it, with the services' addresses.
-	args := []string{"--nats", m.server.ClientURL()}
+	args := []string{"--nats", m.server.ClientURL(), "--data", flags.Data}
 	for _, s := range m.running.Services {
 		args = append(args, "--addr", s.Name+"="+strings.TrimPrefix(s.URL(), "http://"))
 	}
@@ -140,7 +141,7 @@ func TestBlogReadsItsWritesAndHeraldTraceFollowsAGatewayEvent(t *testing.T) {
 		"blog-query": `herald_consumer_lag_seconds{consumer="blog-query"} 0`,
 		"posts":      "herald_outbox_oldest_seconds 0",
 	} {
-		_, b, _ := call(http.MethodGet, url(name)+"/metrics", nil)
+		_, b, _ := callAs(operatorToken(t, flags.Data), http.MethodGet, url(name)+"/metrics", nil)
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s's /metrics lacks %q", name, want)
 		}

@@ -61,14 +61,8 @@ chmod 0700 "$out"
 chmod 0777 "$out/nats" "$out/auth"
 trap 'chmod 0700 "$out/nats" "$out/auth"' EXIT
 
-# The flag naming the replicas: --replicas, or --query-replicas in builds
-# that call it that.
-flag=--replicas
-case $(docker run --rm "$image" nats-config --help 2>&1 || true) in
-  *--query-replicas*) flag=--query-replicas ;;
-esac
-echo "== herald nats-config --dir $out/nats $flag $REPLICAS"
-herald "$out/nats" nats-config --dir /out "$flag" "$REPLICAS" >/dev/null
+echo "== herald nats-config --dir $out/nats --query-replicas $REPLICAS"
+herald "$out/nats" nats-config --dir /out --query-replicas "$REPLICAS" >/dev/null
 
 # Keeps an existing signing key and jwks.json (--rotate-keys: a new signing
 # key, the old public key kept), and writes a new operator token.

@@ -61,12 +61,8 @@ umask 077
 mkdir -p "$out/nats" "$out/auth"
 chmod 0700 "$out" "$out/nats" "$out/auth"
 
-flag=--replicas # --query-replicas in builds that call it that
-case $(herald "$out" nats-config --help 2>&1 || true) in
-  *--query-replicas*) flag=--query-replicas ;;
-esac
-echo "== herald nats-config --dir $out/nats $flag ${names[0]},...,${names[-1]}"
-herald "$out" nats-config --dir "$out/nats" "$flag" "$replicas" >/dev/null
+echo "== herald nats-config --dir $out/nats --query-replicas ${names[0]},...,${names[-1]}"
+herald "$out" nats-config --dir "$out/nats" --query-replicas "$replicas" >/dev/null
 
 # Keeps an existing signing key and jwks.json (--rotate-keys: a new signing
 # key, the old public key kept), and writes a new operator token.
