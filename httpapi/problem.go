@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -47,9 +50,14 @@ func improve(m *huma.ErrorModel) {
 		} else if s := unmarshalRe.FindStringSubmatch(d.Message); s != nil {
 			d.Location = join(d.Location, s[2])
 			d.Message = fmt.Sprintf("%s is not a valid %s", s[1], s[3])
-			if strings.HasPrefix(s[3], "int") {
-				d.Message = "must be an integer that fits in 64 bits"
+			if strings.Contains(s[3], "int") {
+				d.Message = integerMessage(s[1])
+				if lit, ok := strings.CutPrefix(s[1], "number "); ok {
+					d.Value = json.Number(lit) // not the whole body, which Huma puts here
+				}
 			}
+		} else if d.Message == "expected integer" {
+			d.Message = "must be an integer, such as 5"
 		}
 		if len(lines) < 3 {
 			if d.Location != "" {
@@ -77,4 +85,21 @@ func join(location, field string) string {
 		return field
 	}
 	return location + "." + field
+}
+
+// integerMessage says what is wrong with what, per encoding/json, could not
+// be stored in an integer field: "number 1e0", "number 1.0" or
+// "number 1e30". A whole number written with a fraction or an exponent
+// passes Huma's schema (it is an integer to JSON Schema) but not Go's
+// decoder, so the message says how to write it.
+func integerMessage(what string) string {
+	lit, ok := strings.CutPrefix(what, "number ")
+	if !ok {
+		return "must be an integer, such as 5"
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err == nil && math.Abs(f) < 1<<63 && strings.ContainsAny(lit, ".eE") {
+		return "must be an integer written with digits only, such as 5, not " + lit
+	}
+	return "must be an integer that fits in 64 bits"
 }

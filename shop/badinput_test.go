@@ -229,6 +229,7 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		badRow{name: "userId is a fraction", body: fmt.Sprintf(`{"userId":1.5,"productId":%d}`, prod), status: 422, loc: "body.userId"},
 		badRow{name: "userId is null", body: fmt.Sprintf(`{"userId":null,"productId":%d}`, prod), status: 422, loc: "body.userId"},
 		badRow{name: "userId over int64", body: fmt.Sprintf(`{"userId":1e30,"productId":%d}`, prod), status: 422, loc: "body.userId", msg: "fits in 64 bits"},
+		badRow{name: "productId as 1e0", body: fmt.Sprintf(`{"userId":%d,"productId":1e0}`, user), status: 422, loc: "body.productId", msg: "must be an integer written with digits only, such as 5, not 1e0"},
 		badRow{name: "productId is a string", body: fmt.Sprintf(`{"userId":%d,"productId":"%d"}`, user, prod), status: 422, loc: "body.productId"},
 		badRow{name: "zero userId", body: fmt.Sprintf(`{"userId":0,"productId":%d}`, prod), status: 422, loc: "body.userId"},
 		badRow{name: "negative userId", body: fmt.Sprintf(`{"userId":-1,"productId":%d}`, prod), status: 422, loc: "body.userId"},
