@@ -145,6 +145,9 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	if cfg.Tracing != nil {
 		s.UseTracing(cfg.Tracing.Provider(app.Name, name), cfg.Tracing.Ring())
 	}
+	if cfg.Limits != nil {
+		s.Limits = *cfg.Limits
+	}
 	replica := ""
 	if desc.ReadModel {
 		replica = cfg.Replica

@@ -46,6 +46,10 @@ func looksLikeJWT(tok string) bool {
 // user's. It relies on authenticate having run.
 func operator(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth.FromContext(r.Context()); !ok {
+			auth.Unauthorized(w, "this operator route needs the admin token: herald up writes it to <data>/secrets/admin.token (Authorization: Bearer $(cat herald-data/secrets/admin.token))")
+			return
+		}
 		if _, err := auth.Admin(r.Context()); err != nil {
 			if d, ok := err.(*auth.Denied); ok {
 				d.Write(w)

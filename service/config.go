@@ -52,6 +52,9 @@ type Config struct {
 	// Issuer signs the tokens of users who sign in; only the users
 	// service uses it, and nil makes its POST /sessions answer 503.
 	Issuer *auth.Issuer
+	// Limits bound each client's requests; nil takes the defaults (see
+	// Limits).
+	Limits *Limits
 	// Wrap, if set, wraps each consumer's handler. Tests use it to inject
 	// failures; production leaves it nil.
 	Wrap func(bus.Handler) bus.Handler

@@ -84,6 +84,9 @@ type Service struct {
 	// on /events): a token of such a request that is not a JWT is left to
 	// the route instead of refused.
 	ForeignTokens func(r *http.Request) bool
+	// Limits bound each client's requests; see Limits for the defaults
+	// (which New sets).
+	Limits Limits
 
 	// MaxWait bounds how long a read carrying a consistency token waits
 	// for the read model (HeaderWait asks for less). Default MaxWait.
@@ -114,7 +117,8 @@ type Service struct {
 // log, adding the trace and span ids of the context a line is logged with.
 func New(name string, log *slog.Logger) *Service {
 	s := &Service{Name: name, Log: slog.New(observe.LogHandler(log.Handler())).With("service", name), Mux: http.NewServeMux(), Metrics: prometheus.NewRegistry(),
-		ProgressEvery: 5 * time.Second, quit: make(chan struct{})}
+		ProgressEvery: 5 * time.Second, quit: make(chan struct{}),
+		Limits: Limits{WriteRate: DefaultWriteRate, SignInRate: DefaultSignInRate}}
 	s.UseTracing(noop.NewTracerProvider(), nil)
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -255,7 +259,13 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 	if s.fresh != nil {
 		h = s.readYourWrites(h)
 	}
-	h = s.traceHTTP(s.authenticate(answerWrites(h)))
+	limited, err := s.limit(answerWrites(h))
+	if err != nil {
+		s.stopBackground(ctx)
+		s.ln.Close()
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	h = httpapi.Limits(s.traceHTTP(s.authenticate(limited)), s.Limits.LimitOptions)
 	if s.CORS {
 		h = cors.New(cors.Options{
 			AllowedOrigins: []string{"*"},
@@ -271,7 +281,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    1 << 20, // above Limits.MaxHeader, so that its problem+json answers first
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
 	go func() {

@@ -21,6 +21,13 @@ func OpenPostgres(ctx context.Context, url string, migrations []Migration) (*sql
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		// A server that accepts the connection and then says nothing would
+		// otherwise hold every later connection attempt (a reconnect after
+		// a failover) as long as the caller's context allows, which for a
+		// request on the hot path is no bound at all.
+		cfg.ConnectTimeout = 5 * time.Second
+	}
 	where := fmt.Sprintf("postgres database %s on %s:%d", cfg.Database, cfg.Host, cfg.Port)
 	for i, m := range migrations {
 		if m.Postgres == "" {

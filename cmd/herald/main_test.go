@@ -29,6 +29,7 @@ func testFlags(dir string) serviceFlags {
 		PushBackoff: []time.Duration{50 * time.Millisecond},
 		MaxDeliver:  3, AckWait: 5 * time.Second, StopTimeout: 10 * time.Second,
 		Tracing: true, TraceRing: 10_000, MaxWait: 10 * time.Second, // the defaults
+		WriteRate: 100, SignInRate: 1, MaxBody: 1 << 20, authFlags: authFlags{TokenTTL: 15 * time.Minute},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/gateway"
+	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
@@ -202,6 +203,7 @@ func (f serviceFlags) config(t catalogue.Target, log *slog.Logger, tr *observe.T
 	cfg := service.Config{
 		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr, AddrFlag: flag, Logger: log,
 		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof, Tracing: tr, MaxWait: f.MaxWait,
+		Limits: &service.Limits{LimitOptions: httpapi.LimitOptions{MaxBody: f.MaxBody}, WriteRate: f.WriteRate, SignInRate: f.SignInRate},
 	}
 	if !t.Service.Writes() {
 		cfg.DB = "" // checked by checkTargets: --db names a write service's database
