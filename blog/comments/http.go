@@ -22,7 +22,8 @@ type createInput struct {
 }
 
 func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	return httpapi.NotBlank(prefix, map[string]*string{"body.content": &in.Body.Content})
+	fields := map[string]*string{"body.content": &in.Body.Content}
+	return append(httpapi.NotBlank(prefix, fields), httpapi.Text(prefix, fields)...)
 }
 
 type listOutput struct {

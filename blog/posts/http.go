@@ -17,7 +17,8 @@ type createInput struct {
 }
 
 func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	return httpapi.NotBlank(prefix, map[string]*string{"body.title": &in.Body.Title})
+	fields := map[string]*string{"body.title": &in.Body.Title}
+	return append(httpapi.NotBlank(prefix, fields), httpapi.SingleLine(prefix, fields)...)
 }
 
 type getInput struct {

@@ -21,7 +21,8 @@ type createInput struct {
 }
 
 func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	return httpapi.NotBlank(prefix, map[string]*string{"body.title": &in.Body.Title, "body.image": &in.Body.Image})
+	fields := map[string]*string{"body.title": &in.Body.Title, "body.image": &in.Body.Image}
+	return append(httpapi.NotBlank(prefix, fields), httpapi.SingleLine(prefix, fields)...)
 }
 
 type updateInput struct {
@@ -33,7 +34,8 @@ type updateInput struct {
 }
 
 func (in *updateInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	return httpapi.NotBlank(prefix, map[string]*string{"body.title": in.Body.Title, "body.image": in.Body.Image})
+	fields := map[string]*string{"body.title": in.Body.Title, "body.image": in.Body.Image}
+	return append(httpapi.NotBlank(prefix, fields), httpapi.SingleLine(prefix, fields)...)
 }
 
 type getInput struct {

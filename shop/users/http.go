@@ -47,7 +47,8 @@ type sessionOutput struct {
 }
 
 func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
-	errs := httpapi.NotBlank(prefix, map[string]*string{"body.name": &in.Body.Name})
+	errs := append(httpapi.NotBlank(prefix, map[string]*string{"body.name": &in.Body.Name}),
+		httpapi.SingleLine(prefix, map[string]*string{"body.name": &in.Body.Name, "body.email": &in.Body.Email})...)
 	// format:"email" accepts "Name <addr>"; only a bare address is an email
 	// here, or "Bob <ann@example.com>" would slip past the uniqueness check.
 	if a, err := mail.ParseAddress(in.Body.Email); err == nil && a.Address != in.Body.Email {
