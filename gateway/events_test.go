@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/gateway"
 )
 
 // TestEveryShapeIsStoredBeforeOK posts one event in each shape and checks
@@ -222,5 +223,38 @@ func TestBadPageParametersAreProblems(t *testing.T) {
 		if a.code != want || a.header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %s, want %d problem", query, a, want)
 		}
+	}
+}
+
+// TestTypesHeraldOwnsAreRefusedUnlessTheirOwnerIsExternal: a gateway whose
+// blog runs in Herald refuses, 403 and nothing stored, the types posts,
+// comments and moderation own, and takes the types it declares external
+// and any type no Herald service owns.
+func TestTypesHeraldOwnsAreRefusedUnlessTheirOwnerIsExternal(t *testing.T) {
+	e := newEnv(t, func(c *gateway.Config) { c.External = []string{event.CommentModerated} })
+	comment := map[string]string{"id": "c1", "postId": "p1", "content": "hi", "status": "approved"}
+	for _, c := range []struct {
+		typ  string
+		data any
+		want int
+	}{
+		{event.PostCreated, map[string]string{"id": "p1", "title": "t"}, http.StatusForbidden},
+		{event.CommentCreated, comment, http.StatusForbidden},
+		{event.CommentUpdated, comment, http.StatusForbidden},
+		{event.CommentModerated, comment, http.StatusOK}, // declared external
+		{"PostLiked", map[string]string{"id": "p1"}, http.StatusOK},
+	} {
+		body, _ := json.Marshal(map[string]any{"type": c.typ, "data": c.data})
+		resp := send(t, http.MethodPost, e.url("/events"), map[string]string{"Content-Type": "application/json"}, string(body))
+		if resp.code != c.want {
+			t.Errorf("POST %s: %d %s, want %d", c.typ, resp.code, resp.body, c.want)
+		}
+	}
+	last, err := e.bus.LastSeq(context.Background(), event.BlogStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 2 {
+		t.Fatalf("the stream holds %d events, want the 2 allowed", last)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/shop/query"
@@ -46,17 +47,57 @@ func BenchmarkUserProducts(b *testing.B) {
 			}
 		}
 	})
-	b.Run("http", func(b *testing.B) {
-		mux := http.NewServeMux()
-		query.Register(httpapi.NewAPI(mux, "bench", "1"), q, slog.New(slog.DiscardHandler))
-		req := httptest.NewRequest("GET", "/users/1/products", nil)
+	mux := http.NewServeMux()
+	query.Register(httpapi.NewAPI(mux, "bench", "1"), q, slog.New(slog.DiscardHandler))
+	serve := func(b *testing.B, h http.Handler, req func() *http.Request) {
 		for b.Loop() {
 			w := httptest.NewRecorder()
-			mux.ServeHTTP(w, req)
+			h.ServeHTTP(w, req())
 			if w.Code != http.StatusOK {
 				b.Fatal(w.Code, w.Body.String())
 			}
 		}
+	}
+	// With authorization off: the caller's claims are simply there.
+	b.Run("http", func(b *testing.B) {
+		req := httptest.NewRequest("GET", "/users/1/products", nil)
+		req = req.WithContext(auth.WithClaims(req.Context(), &auth.Claims{UserID: 1, Role: auth.RoleUser}))
+		serve(b, mux, func() *http.Request { return req })
+	})
+	// As deployed: the user's token verified by the service itself. A
+	// client reuses its token for 15 minutes, so "token" (verified once,
+	// then from the verifier's cache) is the usual read; "fresh-token"
+	// pays for an Ed25519 verification on every request.
+	key, err := auth.NewSigningKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := &auth.KeySet{}
+	keys.Add(key.Public())
+	v := auth.NewVerifier(func() *auth.KeySet { return keys })
+	issuer := &auth.Issuer{Key: key}
+	withToken := func(tok string) *http.Request {
+		req := httptest.NewRequest("GET", "/users/1/products", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
+	}
+	tok, _, err := issuer.Issue(1, auth.RoleUser)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("http-token", func(b *testing.B) {
+		req := withToken(tok)
+		serve(b, v.Middleware(mux), func() *http.Request { return req })
+	})
+	b.Run("http-fresh-token", func(b *testing.B) {
+		toks := make([]string, 4096)
+		for i := range toks {
+			if toks[i], _, err = issuer.Issue(1, auth.RoleUser); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i := 0
+		serve(b, v.Middleware(mux), func() *http.Request { i++; return withToken(toks[i%len(toks)]) })
 	})
 }
 
