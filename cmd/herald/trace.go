@@ -119,6 +119,9 @@ func (m *Main) Trace(ctx context.Context, c traceCmd) error {
 
 // Status prints every service's GET /status as one table.
 func (m *Main) Status(ctx context.Context, c statusCmd) error {
+	if _, err := c.token(); err != nil {
+		return err // every service would answer 401: say why once
+	}
 	cat := apps(serviceFlags{})
 	type answer struct {
 		Service string          `json:"service"`
