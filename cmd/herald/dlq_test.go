@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -15,11 +14,7 @@ import (
 
 func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 	dir := t.TempDir()
-	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), NatsListen: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	defer closeMain(t, m)
+	m := upOnTCP(t, dir)
 	url := m.server.ClientURL()
 	dlq := func(args ...string) string {
 		t.Helper()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,11 +24,7 @@ import (
 // have worked if the bus had let it through.
 func TestForgedEventsAreRefusedByTheBus(t *testing.T) {
 	dir := t.TempDir()
-	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), NatsListen: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	defer closeMain(t, m)
+	m := upOnTCP(t, dir)
 	tok := operatorToken(t, dir)
 	url := m.server.ClientURL()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -22,11 +22,7 @@ import (
 // gateway's own NATS identity may not publish them either.
 func TestGatewayRefusesEventsHeraldServicesOwn(t *testing.T) {
 	dir := t.TempDir()
-	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), Targets: []string{"blog"}, NatsListen: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	defer closeMain(t, m)
+	m := upOnTCP(t, dir, "blog")
 	url := func(name string) string { return m.Service(name).URL() }
 	post := createPost(t, url("posts"), "the original")
 	comment := createComment(t, url("comments"), post, "I like orange juice")

@@ -51,6 +51,19 @@ func up(t *testing.T, dir string) *Main {
 	return m
 }
 
+// upOnTCP runs herald up with the data dir dir and the bus listening on a
+// random loopback port (as a person's other processes reach it), the
+// targets named (all if none), and stops it when the test ends.
+func upOnTCP(t *testing.T, dir string, targets ...string) *Main {
+	t.Helper()
+	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), Targets: targets, NatsListen: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeMain(t, m) })
+	return m
+}
+
 func closeMain(t *testing.T, m *Main) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

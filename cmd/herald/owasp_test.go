@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,11 +39,7 @@ type attack struct {
 // same table.
 func TestOWASPAPITop10Attacks(t *testing.T) {
 	dir := t.TempDir()
-	m := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
-	if err := m.Up(context.Background(), upCmd{serviceFlags: testFlags(dir), NatsListen: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	defer closeMain(t, m)
+	m := upOnTCP(t, dir)
 	base := func(name string) string { return m.Service(name).URL() }
 	admin := operatorToken(t, dir)
 
