@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -99,4 +101,20 @@ func dialAs(t *testing.T, url, creds, name string) *jetstream.Bus {
 	}
 	t.Cleanup(nc.Close)
 	return b
+}
+
+// TestServeWithoutCredentialsSaysWhatToGive: herald serve against a bus
+// that refuses anonymous clients fails at once, saying which flags give
+// it credentials.
+func TestServeWithoutCredentialsSaysWhatToGive(t *testing.T) {
+	m := upOnTCP(t, t.TempDir(), "shop")
+	s := &Main{Log: slog.New(slog.DiscardHandler), Out: io.Discard}
+	err := s.Serve(context.Background(), serveCmd{serviceFlags: testFlags(t.TempDir()), Services: []string{"query"}, NATS: m.server.ClientURL()})
+	if err == nil {
+		s.Close(context.Background())
+		t.Fatal("herald serve started without credentials on a bus that wants them")
+	}
+	if !strings.Contains(err.Error(), "Authorization Violation") || !strings.Contains(err.Error(), "--nats-credentials") {
+		t.Fatalf("serve: %v; want the refusal and the flags that give credentials", err)
+	}
 }
