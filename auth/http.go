@@ -104,7 +104,9 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			denied.Write(w)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
+		r2 := r.WithContext(WithClaims(r.Context(), c))
+		next.ServeHTTP(w, r2)
+		r.Pattern = r2.Pattern // the route the mux chose, for middleware around this one (a span's name)
 	})
 }
 

@@ -168,24 +168,43 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		add(ep, badRow{name: notFound, body: body, status: 404})
 	}
 
-	// users
+	// users: each row has one fault; the rest of its body is valid.
+	const pw = `"password":"` + password + `"`
 	createUserEP := badEndpoint{"create-user", "users", "POST", "/users"}
-	jsonRows(createUserEP, `{"name":"Bea","email":"bea@example.com"}`, "name")
+	jsonRows(createUserEP, `{"name":"Bea","email":"bea@example.com",`+pw+`}`, "name")
 	add(createUserEP,
-		badRow{name: "missing name", body: `{"email":"bea@example.com"}`, status: 422, loc: "body.name", msg: "is required"},
-		badRow{name: "missing email", body: `{"name":"Bea"}`, status: 422, loc: "body.email", msg: "is required"},
+		badRow{name: "missing name", body: `{"email":"bea@example.com",` + pw + `}`, status: 422, loc: "body.name", msg: "is required"},
+		badRow{name: "missing email", body: `{"name":"Bea",` + pw + `}`, status: 422, loc: "body.email", msg: "is required"},
+		badRow{name: "missing password", body: `{"name":"Bea","email":"bea@example.com"}`, status: 422, loc: "body.password", msg: "is required"},
 		badRow{name: "empty object", body: `{}`, status: 422, loc: "body.name", msg: "is required"},
-		badRow{name: "empty name", body: `{"name":"","email":"bea@example.com"}`, status: 422, loc: "body.name"},
-		badRow{name: "blank name", body: `{"name":"   ","email":"bea@example.com"}`, status: 422, loc: "body.name"},
-		badRow{name: "name over 200", body: js(map[string]string{"name": long(201), "email": "bea@example.com"}), status: 422, loc: "body.name"},
-		badRow{name: "name is a number", body: `{"name":1,"email":"bea@example.com"}`, status: 422, loc: "body.name"},
-		badRow{name: "empty email", body: `{"name":"Bea","email":""}`, status: 422, loc: "body.email"},
-		badRow{name: "blank email", body: `{"name":"Bea","email":"   "}`, status: 422, loc: "body.email"},
-		badRow{name: "invalid email", body: `{"name":"Bea","email":"not-an-email"}`, status: 422, loc: "body.email"},
-		badRow{name: "second key differing in case", body: `{"name":"Bea","email":"bea@example.com","Email":"not an email"}`, status: 422, loc: "body.Email", msg: "unexpected property"},
-		badRow{name: "email with a display name", body: `{"name":"Bea","email":"Ada <ada@example.com>"}`, status: 422, loc: "body.email", msg: "bare address"},
-		badRow{name: "email over 320", body: js(map[string]string{"name": "Bea", "email": long(310) + "@example.com"}), status: 422, loc: "body.email"},
-		badRow{name: "email taken", body: `{"name":"Ada","email":"ADA@example.com"}`, status: 409, loc: "body.email"},
+		badRow{name: "empty name", body: `{"name":"","email":"bea@example.com",` + pw + `}`, status: 422, loc: "body.name"},
+		badRow{name: "blank name", body: `{"name":"   ","email":"bea@example.com",` + pw + `}`, status: 422, loc: "body.name"},
+		badRow{name: "name over 200", body: js(map[string]string{"name": long(201), "email": "bea@example.com", "password": password}), status: 422, loc: "body.name"},
+		badRow{name: "name is a number", body: `{"name":1,"email":"bea@example.com",` + pw + `}`, status: 422, loc: "body.name"},
+		badRow{name: "empty email", body: `{"name":"Bea","email":"",` + pw + `}`, status: 422, loc: "body.email"},
+		badRow{name: "blank email", body: `{"name":"Bea","email":"   ",` + pw + `}`, status: 422, loc: "body.email"},
+		badRow{name: "invalid email", body: `{"name":"Bea","email":"not-an-email",` + pw + `}`, status: 422, loc: "body.email"},
+		badRow{name: "second key differing in case", body: `{"name":"Bea","email":"bea@example.com",` + pw + `,"Email":"not an email"}`, status: 422, loc: "body.Email", msg: "unexpected property"},
+		badRow{name: "email with a display name", body: `{"name":"Bea","email":"Ada <ada@example.com>",` + pw + `}`, status: 422, loc: "body.email", msg: "bare address"},
+		badRow{name: "email over 320", body: js(map[string]string{"name": "Bea", "email": long(310) + "@example.com", "password": password}), status: 422, loc: "body.email"},
+		badRow{name: "email taken", body: `{"name":"Ada","email":"ADA@example.com",` + pw + `}`, status: 409, loc: "body.email"},
+		badRow{name: "empty password", body: `{"name":"Bea","email":"bea@example.com","password":""}`, status: 422, loc: "body.password"},
+		badRow{name: "password of 9 characters", body: js(map[string]string{"name": "Bea", "email": "bea@example.com", "password": long(9)}), status: 422, loc: "body.password"},
+		badRow{name: "password of 257 characters", body: js(map[string]string{"name": "Bea", "email": "bea@example.com", "password": long(257)}), status: 422, loc: "body.password"},
+		// 200 characters, but 400 bytes: the limit is in bytes.
+		badRow{name: "password over 256 bytes", body: js(map[string]string{"name": "Bea", "email": "bea@example.com", "password": strings.Repeat("é", 200)}), status: 422, loc: "body.password"},
+		badRow{name: "password is a number", body: `{"name":"Bea","email":"bea@example.com","password":1234567890}`, status: 422, loc: "body.password"},
+		badRow{name: "password is null", body: `{"name":"Bea","email":"bea@example.com","password":null}`, status: 422, loc: "body.password"},
+	)
+	// Sign-in refuses a malformed body before it looks for the user (this
+	// users service has no issuer: a valid body would answer 503).
+	signInEP := badEndpoint{"sign-in", "users", "POST", "/sessions"}
+	jsonRows(signInEP, `{"email":"ada@example.com",`+pw+`}`, "email")
+	add(signInEP,
+		badRow{name: "missing email", body: `{` + pw + `}`, status: 422, loc: "body.email", msg: "is required"},
+		badRow{name: "missing password", body: `{"email":"ada@example.com"}`, status: 422, loc: "body.password", msg: "is required"},
+		badRow{name: "empty password", body: `{"email":"ada@example.com","password":""}`, status: 422, loc: "body.password"},
+		badRow{name: "password of 257 characters", body: js(map[string]string{"email": "ada@example.com", "password": long(257)}), status: 422, loc: "body.password"},
 	)
 	idRows(badEndpoint{"get-user", "users", "GET", ""}, "/users/%s", nil, "unknown user")
 

@@ -43,7 +43,7 @@ func TestFullStreamRefusesWritesWith503UntilTheLimitIsRaised(t *testing.T) {
 	var refusal string
 	testenv.Eventually(t, 20*time.Second, func() error {
 		code, raw := testenv.Do(t, "POST", users.URL()+"/users",
-			map[string]string{"name": "Full", "email": fmt.Sprintf("full%d@example.com", created)}, nil)
+			signUp("Full", fmt.Sprintf("full%d@example.com", created)), nil)
 		switch code {
 		case http.StatusCreated:
 			created++
@@ -79,7 +79,7 @@ func TestFullStreamRefusesWritesWith503UntilTheLimitIsRaised(t *testing.T) {
 		t.Fatalf("%d events stored for %d acknowledged writes", n, created)
 	}
 	testenv.Eventually(t, 20*time.Second, func() error {
-		if code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "After", "email": "after@example.com"}, nil); code != http.StatusCreated {
+		if code, raw := testenv.Do(t, "POST", users.URL()+"/users", signUp("After", "after@example.com"), nil); code != http.StatusCreated {
 			return fmt.Errorf("status %d: %s", code, raw)
 		}
 		return nil

@@ -15,20 +15,29 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/shop"
 )
 
 // The fuzz targets below send arbitrary bodies to each write endpoint through
-// the production handler chain (httpapi.WithProblems over the service's mux),
-// in process, against the service's real SQLite database. For every input:
+// the production handler chain (httpapi.Limits, with its strict JSON check,
+// around httpapi.WithProblems over the service's mux), in process, against
+// the service's real SQLite database. For every input:
 //
 //   - the answer is never a 5xx;
+//   - a body httpapi.CheckJSON refuses (a repeated key, bytes that are not
+//     UTF-8, a control character) is a 400;
 //   - a refusal is an RFC 9457 problem whose status matches the HTTP status
 //     and whose detail says what is wrong;
 //   - a success answers a body that is valid by the API's rules, and adds
 //     exactly the one event the change records to the outbox;
-//   - a refusal adds nothing to the outbox: bad input never publishes.
+//   - a refusal adds nothing to the outbox: bad input never publishes;
+//   - where the target knows which field is at fault (a sign-up's password
+//     that is too short or too long), the refusal is a 422 naming it.
+//
+// Requests act as an admin, as they do in the harness where authorization
+// is off: the targets fuzz the input rules, and signin_test.go the rights.
 //
 // Run one with, for example:
 //
@@ -66,6 +75,10 @@ type fuzzEndpoint struct {
 	// or an error saying why the request should not have succeeded or the
 	// answer is wrong.
 	check func(req, resp []byte) (events int, err error)
+	// refused, if set, judges a refusal: req is the request body, code
+	// the status and p the problem. It returns an error saying why the
+	// refusal is the wrong one.
+	refused func(req []byte, code int, p problemBody) error
 }
 
 // newFuzzEndpoint builds the named shop service once for the fuzz target, in
@@ -83,8 +96,16 @@ func newFuzzEndpoint(f *testing.F, name, method, path string, setup ...string) *
 			f.Fatal(err)
 		}
 	}
-	return &fuzzEndpoint{h: httpapi.WithProblems(s.Mux), db: s.DB, pub: pub, method: method, path: path}
+	h := httpapi.WithProblems(s.Mux)
+	asAdmin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), fuzzAdmin)))
+	})
+	return &fuzzEndpoint{h: httpapi.Limits(asAdmin, httpapi.LimitOptions{}), db: s.DB, pub: pub, method: method, path: path}
 }
+
+// fuzzAdmin are the claims of every fuzzed request: an admin's, those a
+// service without a verifier gives every caller.
+var fuzzAdmin = &auth.Claims{Role: auth.RoleAdmin}
 
 // outboxRows returns how many events wait in the outbox.
 func (e *fuzzEndpoint) outboxRows(t *testing.T) int {
@@ -111,6 +132,9 @@ func (e *fuzzEndpoint) send(t *testing.T, body []byte) {
 	if code >= 500 {
 		t.Fatalf("%s %s %q: status %d: %s", e.method, e.path, body, code, raw)
 	}
+	if err := httpapi.CheckJSON(body); err != nil && len(body) < 1<<20 && code != http.StatusBadRequest {
+		t.Errorf("%s %s %q: status %d, want 400 (%v): %s", e.method, e.path, body, code, err, raw)
+	}
 	if code < 200 || code >= 300 {
 		if ct, _, _ := mime.ParseMediaType(rec.Header().Get("Content-Type")); ct != "application/problem+json" {
 			t.Errorf("%s %s %q: status %d with Content-Type %q, want application/problem+json", e.method, e.path, body, code, rec.Header().Get("Content-Type"))
@@ -127,6 +151,11 @@ func (e *fuzzEndpoint) send(t *testing.T, body []byte) {
 		}
 		if added != 0 {
 			t.Errorf("%s %s %q: refused with %d but added %d event(s) to the outbox", e.method, e.path, body, code, added)
+		}
+		if e.refused != nil {
+			if err := e.refused(body, code, p); err != nil {
+				t.Errorf("%s %s %q: status %d: %v; answer: %s", e.method, e.path, body, code, err, raw)
+			}
 		}
 	} else {
 		want, err := e.check(body, raw)
@@ -162,6 +191,7 @@ var fuzzSeeds = []string{
 	`{"id":1}`,
 	`{"title":null,"image":null}`,
 	`{"name":null,"email":null}`,
+	`{"name":null,"email":null,"password":null}`,
 	`{"userId":null,"productId":null}`,
 	`{"userId":1e999,"productId":1}`,
 	`{"userId":-1,"productId":0}`,
@@ -171,6 +201,7 @@ var fuzzSeeds = []string{
 	`{"userId":9223372036854775808,"productId":1}`,
 	`{"userId":"1","productId":"1"}`,
 	`{"name":1,"email":true}`,
+	`{"name":"a","email":"a@example.com","password":1234567890}`,
 	`{"title":[],"image":{}}`,
 	`{"name":"   ","email":"a@example.com"}`,
 	`{"title":"\u00a0","image":"\u2028"}`,
@@ -182,7 +213,8 @@ var fuzzSeeds = []string{
 // fuzzObject decodes req as a JSON object with the given fields and returns
 // each field's raw value as the handler sees it. Keys are case-sensitive
 // (httpapi sets huma.ValidateStrictCasing) and the last of a repeated key
-// wins; a key that matches no field makes the body invalid.
+// wins (httpapi.Limits refuses such a body before it is decoded); a key
+// that matches no field makes the body invalid.
 func fuzzObject(req []byte, fields ...string) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(req, &m); err != nil || m == nil {
@@ -260,12 +292,43 @@ func fuzzAnswer(resp []byte, v any) error {
 	return nil
 }
 
+// fuzzPasswordFault says what is wrong with a sign-up's password, the raw
+// JSON value of its "password" key: "" if nothing is, or if it is not a
+// string (a fault the caller names otherwise). A password has 10 to 256
+// characters (the API's schema) and at most 256 bytes (auth.HashPassword).
+func fuzzPasswordFault(raw json.RawMessage) string {
+	var pw string
+	if err := json.Unmarshal(raw, &pw); err != nil || string(raw) == "null" {
+		return ""
+	}
+	switch n := utf8.RuneCountInString(pw); {
+	case n < auth.MinPasswordLength:
+		return fmt.Sprintf("a password of %d characters, fewer than %d", n, auth.MinPasswordLength)
+	case n > auth.MaxPasswordLength:
+		return fmt.Sprintf("a password of %d characters, more than %d", n, auth.MaxPasswordLength)
+	case len(pw) > auth.MaxPasswordLength:
+		return fmt.Sprintf("a password of %d bytes, more than %d", len(pw), auth.MaxPasswordLength)
+	}
+	return ""
+}
+
 func FuzzCreateUser(f *testing.F) {
 	e := newFuzzEndpoint(f, "users", http.MethodPost, "/users")
 	e.check = func(req, resp []byte) (int, error) {
-		m, err := fuzzObject(req, "name", "email")
+		m, err := fuzzObject(req, "name", "email", "password")
 		if err != nil {
 			return 0, err
+		}
+		raw, ok := m["password"]
+		if !ok {
+			return 0, fmt.Errorf("accepted a body without %q", "password")
+		}
+		var pw string
+		if err := json.Unmarshal(raw, &pw); err != nil || string(raw) == "null" {
+			return 0, fmt.Errorf("accepted password = %s, which is not a string", raw)
+		}
+		if fault := fuzzPasswordFault(raw); fault != "" {
+			return 0, fmt.Errorf("accepted %s", fault)
 		}
 		name, _, err := fuzzString(m, "name", 200, true)
 		if err != nil {
@@ -289,28 +352,85 @@ func FuzzCreateUser(f *testing.F) {
 		if u.ID < 1 || u.Name != strings.TrimSpace(name) || u.Email != email {
 			return 0, fmt.Errorf("answer %+v does not match the request", u)
 		}
+		// Neither the password nor its hash: only the user's own fields.
+		var fields map[string]json.RawMessage
+		if err := fuzzAnswer(resp, &fields); err != nil {
+			return 0, err
+		}
+		for k := range fields {
+			switch k {
+			case "id", "name", "email", "version", "createdAt":
+			default:
+				return 0, fmt.Errorf("the answer has a field %q besides the user's own", k)
+			}
+		}
 		return 1, nil
+	}
+	// A JSON object whose password is too short or too long is refused
+	// with a 422 at body.password, whatever else is wrong with it, unless
+	// its JSON is refused first (400): the schema checks every field, and
+	// a byte-length fault is found before the user is looked for.
+	e.refused = func(req []byte, code int, p problemBody) error {
+		var m map[string]json.RawMessage
+		if len(req) >= 1<<20 || httpapi.CheckJSON(req) != nil || json.Unmarshal(req, &m) != nil || m == nil {
+			return nil
+		}
+		fault := fuzzPasswordFault(m["password"])
+		if fault == "" {
+			return nil
+		}
+		if code != http.StatusUnprocessableEntity {
+			return fmt.Errorf("%s refused with %d, want 422", fault, code)
+		}
+		for _, d := range p.Errors {
+			if d.Location == "body.password" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s refused without an error at body.password", fault)
 	}
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
+	// pw is a valid password, so that each seed below has the one fault
+	// its comment or its shape shows.
+	const pw = `"password":"` + password + `"`
 	for _, s := range []string{
-		`{"name":"Ann","email":"ann@example.com"}`,
-		`{"name":"Ann","email":"ANN@example.com"}`, // the same email again: 409
-		`{"name":"  Bob  ","email":"bob@example.com"}`,
-		`{"name":"Ann","email":"Ann <ann2@example.com>"}`,
-		`{"name":"Ann","email":"not an email"}`,
-		`{"name":"Ann","email":"dup@example.com","email":"dup2@example.com"}`,
-		`{"name":"Ann","email":"ann3@example.com","extra":1}`,
-		`{"Name":"Ann","Email":"ann4@example.com"}`,
+		`{"name":"Ann","email":"ann@example.com",` + pw + `}`,
+		`{"name":"Ann","email":"ANN@example.com",` + pw + `}`, // the same email again: 409
+		`{"name":"  Bob  ","email":"bob@example.com",` + pw + `}`,
+		`{"name":"Ann","email":"Ann <ann2@example.com>",` + pw + `}`,
+		`{"name":"Ann","email":"not an email",` + pw + `}`,
+		`{"name":"Ann","email":"dup@example.com","email":"dup2@example.com",` + pw + `}`,
+		`{"name":"Ann","email":"ann3@example.com",` + pw + `,"extra":1}`,
+		`{"Name":"Ann","Email":"ann4@example.com","Password":"` + password + `"}`,
 		// A second key differing only in case once slipped past validation.
-		`{"name":"Ann","email":"probe1@example.com","Email":"not an email"}`,
-		`{"name":"Ann","email":"probe2@example.com","NAME":"` + strings.Repeat("n", 500) + `"}`,
-		`{"name":"Zoë 日本 🎉","email":"zoe@example.com"}`,
-		`{"name":"Ann","email":"ann5@example.com"} trailing`,
-		`{"name":"Ann","email":"ann6@example.com"}{}`,
-		`[{"name":"Ann","email":"ann7@example.com"}]`,
-		`{"name":"` + strings.Repeat("n", 200) + `","email":"max@example.com"}`,
+		`{"name":"Ann","email":"probe1@example.com",` + pw + `,"Email":"not an email"}`,
+		`{"name":"Ann","email":"probe2@example.com",` + pw + `,"NAME":"` + strings.Repeat("n", 500) + `"}`,
+		`{"name":"Ann","email":"probe3@example.com","password":"short","Password":"` + password + `"}`,
+		`{"name":"Zoë 日本 🎉","email":"zoe@example.com",` + pw + `}`,
+		`{"name":"Ann","email":"ann5@example.com",` + pw + `} trailing`,
+		`{"name":"Ann","email":"ann6@example.com",` + pw + `}{}`,
+		`[{"name":"Ann","email":"ann7@example.com",` + pw + `}]`,
+		`{"name":"` + strings.Repeat("n", 200) + `","email":"max@example.com",` + pw + `}`,
+		// Passwords: missing, too short, the shortest, the longest and too
+		// long in characters and in bytes, repeated, not a string.
+		`{"name":"Ann","email":"pw0@example.com"}`,
+		`{"name":"Ann","email":"pw1@example.com","password":""}`,
+		`{"name":"Ann","email":"pw2@example.com","password":"123456789"}`,
+		`{"name":"Ann","email":"pw3@example.com","password":"1234567890"}`,
+		`{"name":"Ann","email":"pw4@example.com","password":"          "}`,
+		`{"name":"Ann","email":"pw5@example.com","password":"` + strings.Repeat("p", 256) + `"}`,
+		`{"name":"Ann","email":"pw6@example.com","password":"` + strings.Repeat("p", 257) + `"}`,
+		`{"name":"Ann","email":"pw7@example.com","password":"` + strings.Repeat("é", 128) + `"}`,
+		`{"name":"Ann","email":"pw8@example.com","password":"` + strings.Repeat("é", 129) + `"}`,
+		`{"name":"Ann","email":"pw9@example.com","password":"` + strings.Repeat("🎉", 9) + `"}`,
+		`{"name":"Ann","email":"pw10@example.com","password":"\u00e9\u00e9\u00e9\u00e9\u00e9"}`,
+		"{\"name\":\"Ann\",\"email\":\"pw11@example.com\",\"password\":\"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\"}",
+		`{"name":"Ann","email":"pw12@example.com","password":"` + password + `","password":"short"}`,
+		`{"name":"Ann","email":"pw13@example.com","password":["` + password + `"]}`,
+		`{"name":"","email":"pw14@example.com","password":"short"}`,
+		`{"name":"Ann","email":"pw15@example.com","password":"short","extra":1}`,
 	} {
 		f.Add([]byte(s))
 	}

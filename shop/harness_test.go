@@ -120,10 +120,21 @@ type idOnly struct {
 	ID int64 `json:"id"`
 }
 
+// password is the password every test user signs up with: valid (10 to
+// 256 bytes), so that sign-up succeeds.
+const password = "correct horse battery staple"
+
+// signUp is the body of a valid sign-up for name, email.
+func signUp(name, email string) map[string]string {
+	return map[string]string{"name": name, "email": email, "password": password}
+}
+
+// createUser signs up name, with the email name@example.com (lower-cased)
+// and password, and returns the user's id.
 func createUser(t *testing.T, users *svc, name string) int64 {
 	t.Helper()
 	var u idOnly
-	testenv.MustDo(t, http.StatusCreated, "POST", users.URL()+"/users", map[string]string{"name": name, "email": strings.ToLower(name) + "@example.com"}, &u)
+	testenv.MustDo(t, http.StatusCreated, "POST", users.URL()+"/users", signUp(name, strings.ToLower(name)+"@example.com"), &u)
 	return u.ID
 }
 

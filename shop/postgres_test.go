@@ -52,7 +52,7 @@ func TestWriteServicesShareAPostgresDatabaseBetweenTwoInstances(t *testing.T) {
 	// rest 409.
 	statuses := race(t, 8, func(i int) int {
 		inst := []*svc{a["users"], b["users"]}[i%2]
-		return try("POST", inst.URL()+"/users", map[string]string{"name": "Dup", "email": "dup@example.com"})
+		return try("POST", inst.URL()+"/users", signUp("Dup", "dup@example.com"))
 	})
 	if n := count(statuses, http.StatusCreated); n != 1 || count(statuses, http.StatusConflict) != len(statuses)-1 {
 		t.Errorf("one email signed up 8 times over two instances: statuses %v, want one 201 and the rest 409", statuses)
@@ -252,13 +252,13 @@ func TestWriteAnswers503WhileItsDatabaseIsUnreachable(t *testing.T) {
 	createUser(t, users, "Before")
 
 	p.stop()
-	code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "During", "email": "during@example.com"}, nil)
+	code, raw := testenv.Do(t, "POST", users.URL()+"/users", signUp("During", "during@example.com"), nil)
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(raw), "cannot reach its database") {
 		t.Fatalf("write with the database unreachable: %d %s, want 503 saying the database cannot be reached", code, raw)
 	}
 	p.start(t)
 	testenv.Eventually(t, 20*time.Second, func() error {
-		code, raw := testenv.Do(t, "POST", users.URL()+"/users", map[string]string{"name": "After", "email": "after@example.com"}, nil)
+		code, raw := testenv.Do(t, "POST", users.URL()+"/users", signUp("After", "after@example.com"), nil)
 		if code != http.StatusCreated {
 			return fmt.Errorf("write after the database came back: %d %s", code, raw)
 		}

@@ -51,7 +51,7 @@ func TestANewServiceJoinsTheShopWithOneCatalogueLine(t *testing.T) {
 
 	var product, user struct{ ID int64 }
 	testenv.MustDo(t, http.StatusCreated, "POST", url("products")+"/products", map[string]string{"title": "pants", "image": "pants.jpeg"}, &product)
-	testenv.MustDo(t, http.StatusCreated, "POST", url("users")+"/users", map[string]string{"name": "Ann", "email": "ann@example.com"}, &user)
+	testenv.MustDo(t, http.StatusCreated, "POST", url("users")+"/users", map[string]string{"name": "Ann", "email": "ann@example.com", "password": "correct horse battery staple"}, &user)
 	for _, stars := range []int{4, 2} {
 		testenv.MustDo(t, http.StatusCreated, "POST", url("reviews")+"/reviews", map[string]any{"productId": product.ID, "rating": stars}, nil)
 	}

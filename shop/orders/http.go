@@ -2,9 +2,9 @@ package orders
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"fmt"
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"

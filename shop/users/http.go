@@ -3,13 +3,13 @@ package users
 import (
 	"context"
 	"fmt"
-	"math"
-	"strings"
-	"time"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/mail"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
