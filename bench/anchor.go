@@ -42,9 +42,11 @@ func FixedHandler(size int) http.Handler {
 // read model of its own would: per request it calls users (GET
 // /users/{id}) and orders (GET /orders?userId={id}) at once, then products
 // (GET /products/{id}) for each product of the user's orders that are not
-// cancelled, all at once. It answers 404 for a user users does not know,
-// and 502 if any call fails. It is the anchor Herald's query service is
-// measured against.
+// cancelled, all at once, passing the request's Authorization header on to
+// each (users and orders answer only the user or an admin). It answers 404
+// for a user users does not know (or does not show this caller), and 502
+// if any call fails. It is the anchor Herald's query service is measured
+// against.
 type SyncQuery struct {
 	Users, Orders, Products string // base URLs
 	Client                  *http.Client
@@ -74,12 +76,16 @@ type syncOrder struct {
 
 var errNotFound = errors.New("not found")
 
-// get fetches url into v: errNotFound for a 404, an error for any other
-// status but 200.
-func (s *SyncQuery) get(ctx context.Context, url string, v any) error {
+// get fetches url into v, sending authorization as the Authorization
+// header if set: errNotFound for a 404, an error for any other status but
+// 200.
+func (s *SyncQuery) get(ctx context.Context, url, authorization string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
@@ -97,8 +103,9 @@ func (s *SyncQuery) get(ctx context.Context, url string, v any) error {
 }
 
 // UserProducts is the answer to GET /users/{id}/products, built from the
-// three services.
-func (s *SyncQuery) UserProducts(ctx context.Context, id int64) ([]query.Product, error) {
+// three services, each asked with authorization (an Authorization header's
+// value; empty for none).
+func (s *SyncQuery) UserProducts(ctx context.Context, id int64, authorization string) ([]query.Product, error) {
 	var (
 		wg      sync.WaitGroup
 		userErr error
@@ -107,8 +114,8 @@ func (s *SyncQuery) UserProducts(ctx context.Context, id int64) ([]query.Product
 		orders  []syncOrder
 	)
 	ids := strconv.FormatInt(id, 10)
-	wg.Go(func() { userErr = s.get(ctx, s.Users+"/users/"+ids, &user) })
-	wg.Go(func() { ordErr = s.get(ctx, s.Orders+"/orders?userId="+ids, &orders) })
+	wg.Go(func() { userErr = s.get(ctx, s.Users+"/users/"+ids, authorization, &user) })
+	wg.Go(func() { ordErr = s.get(ctx, s.Orders+"/orders?userId="+ids, authorization, &orders) })
 	wg.Wait()
 	if err := errors.Join(userErr, ordErr); err != nil {
 		return nil, err
@@ -127,7 +134,7 @@ func (s *SyncQuery) UserProducts(ctx context.Context, id int64) ([]query.Product
 	errs := make([]error, len(want))
 	for i, pid := range want {
 		wg.Go(func() {
-			errs[i] = s.get(ctx, s.Products+"/products/"+strconv.FormatInt(pid, 10), &out[i])
+			errs[i] = s.get(ctx, s.Products+"/products/"+strconv.FormatInt(pid, 10), authorization, &out[i])
 		})
 	}
 	wg.Wait()
@@ -146,7 +153,7 @@ func (s *SyncQuery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ps, err := s.UserProducts(r.Context(), id)
+	ps, err := s.UserProducts(r.Context(), id, r.Header.Get("Authorization"))
 	switch {
 	case errors.Is(err, errNotFound):
 		http.Error(w, "user not found", http.StatusNotFound)

@@ -10,11 +10,19 @@ import (
 	"testing"
 )
 
+// fakeToken is the only token fakeShop's users and orders accept.
+const fakeToken = "Bearer the-operator"
+
 // fakeShop serves users 1 and 2, user 1's orders (newest first) and
-// products 1 to 3.
+// products 1 to 3; users and orders answer 401 to a request without
+// fakeToken.
 func fakeShop(t *testing.T) (users, orders, products *httptest.Server) {
 	t.Helper()
 	users = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != fakeToken {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
 		switch r.URL.Path {
 		case "/users/1", "/users/2":
 			fmt.Fprintf(w, `{"id":%s,"name":"n","email":"e","version":1,"createdAt":"2026-01-01T00:00:00Z"}`, strings.TrimPrefix(r.URL.Path, "/users/"))
@@ -23,6 +31,10 @@ func fakeShop(t *testing.T) (users, orders, products *httptest.Server) {
 		}
 	}))
 	orders = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != fakeToken {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
 		if r.URL.Query().Get("userId") != "1" {
 			w.Write([]byte(`[]`))
 			return
@@ -46,7 +58,9 @@ func TestSyncQueryAnswersFromTheThreeServices(t *testing.T) {
 	srv := httptest.NewServer(NewSyncQuery(u.URL, o.URL, p.URL))
 	defer srv.Close()
 	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", fakeToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +78,11 @@ func TestSyncQueryAnswersFromTheThreeServices(t *testing.T) {
 	}
 	if status, _ := get("/users/9/products"); status != 404 {
 		t.Errorf("unknown user: %d, want 404", status)
+	}
+	if resp, err := http.Get(srv.URL + "/users/1/products"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("without a token to pass on: %d, want 502 (users and orders refuse)", resp.StatusCode)
 	}
 	p.Close()
 	if status, _ := get("/users/1/products"); status != http.StatusBadGateway {

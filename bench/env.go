@@ -33,7 +33,16 @@ type env struct {
 	answersOnce  sync.Once
 	answerJSON   [][]byte
 
-	mu      sync.Mutex // guards noPprof and res's notes and profiles, which profile fetches add to
+	keysOnce sync.Once // makes runKeys (see keys)
+	runKeys  runKeys
+	keysErr  error
+
+	// creds are the credentials dirs of the buses started, by client URL:
+	// herald bus writes one NATS identity per service there.
+	creds map[string]string
+	helps map[string]string // herald <command> --help, by command
+
+	mu      sync.Mutex // guards noPprof, creds, helps and res's notes and profiles, which profile fetches add to
 	noPprof bool
 	fetches sync.WaitGroup // profile fetches running
 }
@@ -58,7 +67,8 @@ func (e *env) dir(name string) (string, error) {
 
 // startBus runs herald bus on a free port with its own storage, fsyncing
 // every write unless noFsync, and connects the bench to it.
-func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *natsConn, error) {
+// extra are more flags.
+func (e *env) startBus(ctx context.Context, name string, noFsync bool, extra ...string) (*proc, *natsConn, error) {
 	d, err := e.dir(name)
 	if err != nil {
 		return nil, nil, err
@@ -67,6 +77,7 @@ func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *
 	if noFsync {
 		args = append(args, "--no-fsync")
 	}
+	args = append(args, extra...)
 	p, err := e.procs.start(ctx, name, args...)
 	if err != nil {
 		return nil, nil, err
@@ -74,7 +85,14 @@ func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *
 	if p.URL("bus") == "" {
 		return nil, nil, fmt.Errorf("%s printed no client URL; its log %s ends:\n%s", name, p.logPath, p.tail())
 	}
-	c, err := dialNATS(p.URL("bus"))
+	creds := filepath.Join(d, "secrets", "nats")
+	e.mu.Lock()
+	if e.creds == nil {
+		e.creds = map[string]string{}
+	}
+	e.creds[p.URL("bus")] = creds
+	e.mu.Unlock()
+	c, err := dialNATS(p.URL("bus"), creds)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,10 +101,21 @@ func (e *env) startBus(ctx context.Context, name string, noFsync bool) (*proc, *
 }
 
 // serve runs herald serve service against the bus at busURL with its data
-// in dataDir, on a free port, with profiling on (HERALD_PPROF); extra are
-// more flags.
+// in dataDir, on a free port, with profiling on (HERALD_PPROF), connecting
+// as its own NATS identity and verifying tokens with the run's keys; extra
+// are more flags.
 func (e *env) serve(ctx context.Context, service, busURL, dataDir string, extra ...string) (*proc, error) {
 	args := []string{"serve", service, "--nats", busURL, "--data", dataDir, "--addr", service + "=127.0.0.1:0"}
+	e.mu.Lock()
+	if creds := e.creds[busURL]; creds != "" {
+		args = append(args, "--nats-credentials", creds)
+	}
+	e.mu.Unlock()
+	auth, err := e.authFlags(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, auth...)
 	args = append(args, extra...)
 	p, err := e.procs.start(ctx, service, args...)
 	if err != nil {
@@ -238,7 +267,8 @@ func (e *env) fetchProfile(baseURL, kind, service, suffix string, seconds int) (
 		defer e.fetches.Done()
 		defer close(done)
 		client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
-		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", baseURL, kind, seconds))
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", baseURL, kind, seconds), nil)
+		resp, err := client.Do(bearer(req, e.adminToken()))
 		if err != nil {
 			e.p.Printf("  warning: CPU profile of %s: %v", service, err)
 			return
@@ -271,17 +301,21 @@ func (e *env) fetchProfile(baseURL, kind, service, suffix string, seconds int) (
 }
 
 // metric returns the value of the Prometheus sample named exactly name
-// (with its labels, as /metrics writes them) at baseURL.
-func metric(ctx context.Context, baseURL, name string) (float64, error) {
+// (with its labels, as /metrics writes them) at baseURL, read as the
+// operator.
+func (e *env) metric(ctx context.Context, baseURL, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(bearer(req, e.adminToken()))
 	if err != nil {
 		return 0, err
 	}
 	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s/metrics: %s", baseURL, resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -321,13 +355,13 @@ func poll(ctx context.Context, timeout, interval time.Duration, what string, con
 	}
 }
 
-// getBody fetches url and returns its status and body.
-func getBody(ctx context.Context, url string) (int, []byte, error) {
+// getBody fetches url with token and returns its status and body.
+func getBody(ctx context.Context, url, token string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(bearer(req, token))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -40,8 +40,16 @@ type natsConn struct {
 	pubErrs atomic.Int64
 }
 
-func dialNATS(url string) (*natsConn, error) {
-	nc, err := nats.Connect(url, nats.Name("herald bench"), nats.MaxReconnects(-1))
+func dialNATS(url, creds string) (*natsConn, error) {
+	opts := []nats.Option{nats.Name("herald bench"), nats.MaxReconnects(-1)}
+	if c, ok := hjs.InDir(creds, hjs.AdminIdentity); ok {
+		more, err := c.Options()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, more...)
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", url, err)
 	}

@@ -24,7 +24,14 @@ func postCreated(rnd *rand.Rand) event.PostData {
 // /events, which answers once JetStream has stored each (fsynced), against
 // raw JetStream async publishing of the events the gateway stores.
 func runIngress(ctx context.Context, e *env) error {
-	bus, _, err := e.startBus(ctx, "bus", false)
+	// The tutorial's posts service runs outside Herald, so the gateway takes
+	// its events from outside clients and publishes them (herald up gateway
+	// declares it so, to its bus and its gateway).
+	var external []string
+	if e.helpHas(ctx, "bus", "--external") {
+		external = []string{"--external", "posts"}
+	}
+	bus, _, err := e.startBus(ctx, "bus", false, external...)
 	if err != nil {
 		return err
 	}
@@ -32,7 +39,7 @@ func runIngress(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	gw, err := e.serve(ctx, "gateway", bus.URL("bus"), dir)
+	gw, err := e.serve(ctx, "gateway", bus.URL("bus"), dir, external...)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,9 @@ import (
 // the in-memory ring as herald up does, against the same rig with
 // --no-tracing. Then a read carrying a consistency token (Herald-After)
 // whose event the view already has, against the same read without one:
-// the price of read-your-writes when there is nothing to wait for.
+// the price of read-your-writes when there is nothing to wait for. The
+// token is that of a user's own order: a new user signs up and in on the
+// traced rig and orders with the user's token.
 func runJourney(ctx context.Context, e *env) error {
 	traced, err := e.startShopRig(ctx, "traced", "traced", false)
 	if err != nil {
@@ -54,11 +56,12 @@ func runJourney(ctx context.Context, e *env) error {
 		return err
 	}
 
-	// A token whose event the view has: one more order, read back fresh.
+	// A token whose event the view has: a new user's order, read back fresh.
 	token, user, err := freshToken(ctx, traced)
 	if err != nil {
 		return err
 	}
+	admin := e.adminToken()
 	reads := &Comparison{
 		Name: "read your writes",
 		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
@@ -66,7 +69,8 @@ func runJourney(ctx context.Context, e *env) error {
 			{Text: "a fresh Herald-After read's p50 ≤ 1.5x a plain read's", Key: "p50_ms", Ratio: true, Op: "<=", Value: 1.5},
 		},
 	}
-	e.note("read your writes: GET /users/{id}/products of random users on the traced rig, with and without %s: %s", service.HeaderAfter, token)
+	e.note("read your writes: GET /users/{id}/products of random users on the traced rig, as the operator, with and without %s: %s (user %d's order)",
+		service.HeaderAfter, token, user)
 	read := func(after string) Request {
 		return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
 			u := 1 + rnd.IntN(traced.users)
@@ -74,8 +78,8 @@ func runJourney(ctx context.Context, e *env) error {
 			if after != "" {
 				req.Header.Set(service.HeaderAfter, after)
 			}
-			return req, func(status int, _ []byte) Outcome {
-				if status == http.StatusOK || status == http.StatusNotFound && u != user {
+			return bearer(req, admin), func(status int, _ []byte) Outcome {
+				if status == http.StatusOK || status == http.StatusNotFound && int64(u) != user {
 					return OK
 				}
 				return Failed
@@ -87,37 +91,56 @@ func runJourney(ctx context.Context, e *env) error {
 		e.httpSide("journey", "plain read", "", "", read("")))
 }
 
-// freshToken places an order on r, waits until the query answers it fresh,
-// and returns its consistency token and user.
-func freshToken(ctx context.Context, r *shopRig) (string, int, error) {
-	user := 1
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.ordersURL+"/orders", strings.NewReader(`{"userId":1,"productId":1}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+// freshToken starts users on r, signs a new user up with a password and in
+// (POST /sessions), places an order with the user's token (once orders has
+// heard of the user), waits until the query answers the user (with that
+// token) fresh, and returns the order's consistency token and the user.
+func freshToken(ctx context.Context, r *shopRig) (string, int64, error) {
+	users, err := r.e.serve(ctx, "users", r.busURL, r.data)
 	if err != nil {
-		return "", 0, fmt.Errorf("place an order for a token: %w", err)
+		return "", 0, err
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	token := resp.Header.Get(service.HeaderToken)
-	if resp.StatusCode != http.StatusCreated || token == "" {
-		return "", 0, fmt.Errorf("place an order for a token: %s, token %q", resp.Status, token)
+	user, userToken, err := signUp(ctx, users.URL("users"), "Journey Bench", "journey@example.com", "a long bench password")
+	if err != nil {
+		return "", 0, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.queryURL+"/users/1/products", nil)
-		req.Header.Set(service.HeaderAfter, token)
-		resp, err := http.DefaultClient.Do(req)
+	var token string
+	body := fmt.Sprintf(`{"userId":%d,"productId":1}`, user)
+	err = poll(ctx, 30*time.Second, 20*time.Millisecond, fmt.Sprintf("orders accepting user %d's order", user), func() (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.ordersURL+"/orders", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(bearer(req, userToken))
 		if err != nil {
-			return "", 0, err
+			return false, err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch token = resp.Header.Get(service.HeaderToken); {
+		case resp.StatusCode == http.StatusUnprocessableEntity: // orders has not heard of the user yet
+			return false, fmt.Errorf("%s: %s", resp.Status, truncate(string(b), 200))
+		case resp.StatusCode != http.StatusCreated || token == "":
+			return false, fmt.Errorf("place an order for a token: %s, token %q: %s", resp.Status, token, truncate(string(b), 200))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	var last string
+	err = poll(ctx, 30*time.Second, 5*time.Millisecond, fmt.Sprintf("the query answering %s fresh", token), func() (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/users/%d/products", r.queryURL, user), nil)
+		req.Header.Set(service.HeaderAfter, token)
+		resp, err := http.DefaultClient.Do(bearer(req, userToken))
+		if err != nil {
+			return false, err
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.Header.Get(service.HeaderConsistency) == service.Fresh {
-			return token, user, nil
-		}
-		if time.Now().After(deadline) {
-			return "", 0, fmt.Errorf("the query never answered %s fresh (last: %q)", token, resp.Header.Get(service.HeaderConsistency))
-		}
+		last = resp.Header.Get(service.HeaderConsistency)
+		return resp.StatusCode == http.StatusOK && last == service.Fresh, nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("%w (last: %q)", err, last)
 	}
+	return token, user, nil
 }

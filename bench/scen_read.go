@@ -15,7 +15,10 @@ import (
 
 // runRead measures GET /users/{id}/products on Herald's query service
 // against a plain net/http handler answering a fixed body of the mean
-// answer's size: the ceiling of any HTTP read on this machine.
+// answer's size: the ceiling of any HTTP read on this machine. Both get
+// the same requests, with the operator's token (the seeded users have no
+// password to sign in with), which Herald's query verifies and the
+// handler ignores.
 func runRead(ctx context.Context, e *env) error {
 	data, err := e.shopData(ctx, "data")
 	if err != nil {
@@ -30,7 +33,7 @@ func runRead(ctx context.Context, e *env) error {
 		return err
 	}
 	answers := e.answers()
-	if err := checkAnswers(ctx, q.URL("query"), answers); err != nil {
+	if err := checkAnswers(ctx, q.URL("query"), e.adminToken(), answers); err != nil {
 		return fmt.Errorf("herald query: %w", err)
 	}
 	size := e.data.MeanAnswerSize()
@@ -51,7 +54,7 @@ func runRead(ctx context.Context, e *env) error {
 		thousands(float64(e.data.Users)), e.data.OrdersPerUser, e.data.Products, e.sz.Conns, len(body))
 	return e.alternate(ctx, c,
 		e.httpSide("read", "herald query", q.URL("query"), "query", e.userProducts(q.URL("query"), answers)),
-		e.httpSide("read", "fixed-body net/http handler", "", "", fixedRequest(fixed.URL("fixed"), e.data.Users, body)))
+		e.httpSide("read", "fixed-body net/http handler", "", "", fixedRequest(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)))
 }
 
 // httpSide is a side that runs an HTTP load of req per round, fetching a
@@ -101,13 +104,14 @@ func (e *env) answers() [][]byte {
 	return e.answerJSON
 }
 
-// userProducts requests GET /users/{u}/products of a random user and
-// checks the answer.
+// userProducts requests GET /users/{u}/products of a random user, as the
+// operator, and checks the answer.
 func (e *env) userProducts(base string, answers [][]byte) Request {
+	token := e.adminToken()
 	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
 		u := 1 + rnd.IntN(len(answers))
 		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
-		return req, func(status int, body []byte) Outcome {
+		return bearer(req, token), func(status int, body []byte) Outcome {
 			if status != http.StatusOK {
 				return Failed
 			}
@@ -132,13 +136,13 @@ func sameAnswer(body, want []byte) bool {
 	return reflect.DeepEqual(got, exp) || (len(got) == 0 && len(exp) == 0)
 }
 
-// fixedRequest requests the fixed-body handler on the same paths as the
-// query service's and checks the body.
-func fixedRequest(base string, users int, body []byte) Request {
+// fixedRequest requests the fixed-body handler on the same paths, with the
+// same token, as the query service's and checks the body.
+func fixedRequest(base, token string, users int, body []byte) Request {
 	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
 		u := 1 + rnd.IntN(users)
 		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
-		return req, func(status int, b []byte) Outcome {
+		return bearer(req, token), func(status int, b []byte) Outcome {
 			switch {
 			case status != http.StatusOK:
 				return Failed
@@ -150,11 +154,12 @@ func fixedRequest(base string, users int, body []byte) Request {
 	}
 }
 
-// checkAnswers checks the answers of a few users at base before any load.
-func checkAnswers(ctx context.Context, base string, answers [][]byte) error {
+// checkAnswers checks the answers of a few users at base, asked with
+// token, before any load.
+func checkAnswers(ctx context.Context, base, token string, answers [][]byte) error {
 	for _, u := range []int{1, 2, len(answers) / 2, len(answers)} {
 		url := base + "/users/" + strconv.Itoa(u) + "/products"
-		status, body, err := getBody(ctx, url)
+		status, body, err := getBody(ctx, url, token)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -74,7 +75,13 @@ func runRebuild(ctx context.Context, e *env) error {
 	if err := e.procs.stop(seedBus); err != nil {
 		return err
 	}
-	bus, nc, err := e.startBus(ctx, "bus", false)
+	// Each round's replica has a consumer of its own, which the bus's
+	// permissions must name.
+	var replicas []string
+	for round := range e.sz.Rounds + 2 {
+		replicas = append(replicas, rebuildReplica(round))
+	}
+	bus, nc, err := e.startBus(ctx, "bus", false, "--query-replicas", strings.Join(replicas, ","))
 	if err != nil {
 		return err
 	}
@@ -119,7 +126,7 @@ func runRebuild(ctx context.Context, e *env) error {
 // waits until its consumer has nothing left (or limit passes), then reads
 // its peak RSS, stops it and deletes its durable consumer.
 func (e *env) rebuildRound(ctx context.Context, busURL string, nc *natsConn, round, n int, limit time.Duration) (Figures, error) {
-	replica := fmt.Sprintf("bench-%d", round)
+	replica := rebuildReplica(round)
 	consumer := "shop-query-" + replica
 	dir, err := e.dir("replica-" + replica)
 	if err != nil {
@@ -142,8 +149,8 @@ func (e *env) rebuildRound(ctx context.Context, busURL string, nc *natsConn, rou
 	complete := false
 	handled := `herald_events_handled_total{consumer="` + consumer + `",result="ok"}`
 	for {
-		lag, err := metric(ctx, q.URL("query"), `herald_consumer_lag{consumer="`+consumer+`"}`)
-		if v, herr := metric(ctx, q.URL("query"), handled); herr == nil {
+		lag, err := e.metric(ctx, q.URL("query"), `herald_consumer_lag{consumer="`+consumer+`"}`)
+		if v, herr := e.metric(ctx, q.URL("query"), handled); herr == nil {
 			applied.Store(int64(v))
 		}
 		if err == nil && lag == 0 {
@@ -195,3 +202,6 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// rebuildReplica names the query replica of a rebuild round.
+func rebuildReplica(round int) string { return fmt.Sprintf("bench-%d", round) }

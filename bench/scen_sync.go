@@ -10,7 +10,9 @@ import (
 // runSyncVsAsync measures Herald's query service against a query service
 // that calls users, orders and products over HTTP for every request (the
 // design Herald's replaces), on the same data; then stops products and
-// measures the share of requests each still answers right.
+// measures the share of requests each still answers right. Both are asked
+// with the operator's token, which the synchronous one passes on to the
+// services it calls.
 func runSyncVsAsync(ctx context.Context, e *env) error {
 	data, err := e.shopData(ctx, "data")
 	if err != nil {
@@ -35,10 +37,10 @@ func runSyncVsAsync(ctx context.Context, e *env) error {
 	}
 	qURL, sURL := svc["query"].URL("query"), anchor.URL("sync-query")
 	answers := e.answers()
-	if err := checkAnswers(ctx, qURL, answers); err != nil {
+	if err := checkAnswers(ctx, qURL, e.adminToken(), answers); err != nil {
 		return fmt.Errorf("herald query: %w", err)
 	}
-	if err := checkAnswers(ctx, sURL, answers); err != nil {
+	if err := checkAnswers(ctx, sURL, e.adminToken(), answers); err != nil {
 		return fmt.Errorf("synchronous query: %w", err)
 	}
 	up := &Comparison{

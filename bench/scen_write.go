@@ -23,6 +23,7 @@ import (
 type shopRig struct {
 	e              *env
 	data           string
+	busURL         string
 	nc             *natsConn // to Herald's bus
 	ordersURL      string
 	queryURL       string
@@ -65,19 +66,20 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, 
 	if err := raw.ensureStream(ctx, "RAW", "raw.>"); err != nil {
 		return nil, err
 	}
-	r := &shopRig{e: e, data: data, nc: nc, ordersURL: orders.URL("orders"), queryURL: query.URL("query"), raw: raw,
+	r := &shopRig{e: e, data: data, busURL: bus.URL("bus"), nc: nc, ordersURL: orders.URL("orders"), queryURL: query.URL("query"), raw: raw,
 		users: e.data.Users, product: e.data.Products, tag: tag}
 	r.nextID.Store(int64(e.data.Users*e.data.OrdersPerUser) + 1)
 	return r, nil
 }
 
-// postOrder places an order of a random product by a random user and
-// expects 201.
+// postOrder places an order of a random product for a random user, as the
+// operator (who may order for any user: the load is that of many users,
+// each of whom would send a token of their own), and expects 201.
 func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
 	body := `{"userId":` + strconv.Itoa(1+rnd.IntN(r.users)) + `,"productId":` + strconv.Itoa(1+rnd.IntN(r.product)) + `}`
 	req, _ := http.NewRequest(http.MethodPost, r.ordersURL+"/orders", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	return req, func(status int, _ []byte) Outcome {
+	return bearer(req, r.e.adminToken()), func(status int, _ []byte) Outcome {
 		if status == http.StatusCreated {
 			return OK
 		}
@@ -127,11 +129,11 @@ func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Loa
 	}
 	stop := e.p.track(what+": waiting for the view", nil, "")
 	err = poll(ctx, e.sz.Settle, 20*time.Millisecond, "orders visible in the query service", func() (bool, error) {
-		pending, err := metric(ctx, r.ordersURL, "herald_outbox_pending")
+		pending, err := e.metric(ctx, r.ordersURL, "herald_outbox_pending")
 		if err != nil || pending > 0 {
 			return false, err
 		}
-		lag, err := metric(ctx, r.queryURL, `herald_consumer_lag{consumer="shop-query"}`)
+		lag, err := e.metric(ctx, r.queryURL, `herald_consumer_lag{consumer="shop-query"}`)
 		return lag == 0, err
 	})
 	stop()

@@ -77,9 +77,11 @@ type cluster struct {
 	dbs    map[string]*sql.DB // write service -> the test's pool on its PostgreSQL database
 	marks  map[*proc]int      // log lengths noted by markLogs
 
-	bus *hjs.Bus            // the test's own client of the bus
+	bus *hjs.Bus            // the test's own client of the bus, as the NATS admin
 	nc  *nats.Conn          // its connection, which reconnects forever
 	js  jetstream.JetStream // for stream and consumer info
+
+	adminToken string // the operator token of herald keys, for /metrics and every write of the load that is not a user's
 
 	http   *http.Client
 	stopBg context.CancelFunc
@@ -115,8 +117,9 @@ func newCluster(t *testing.T, name string, flags map[string]string) *cluster {
 func newDeployment(t *testing.T, name string, flags map[string]string, dep deployment) *cluster {
 	t.Helper()
 	c := newHarness(t, name, flags, dep)
-	if dep.BusNodes > 1 || dep.NATSServer != "" {
+	if c.clusteredBus() {
 		c.pickBusPorts()
+		c.natsConfig()
 	}
 	c.startBus()
 	c.connect()
@@ -126,9 +129,10 @@ func newDeployment(t *testing.T, name string, flags map[string]string, dep deplo
 	return c
 }
 
-// newHarness returns the cluster of dep in a fresh temp dir, with nothing
-// started yet, and arranges for t.Cleanup to stop everything it will start
-// and, if the test failed, to print the tail of every log.
+// newHarness returns the cluster of dep in a fresh temp dir, with its
+// token keys made (see makeKeys) and nothing started yet, and arranges for
+// t.Cleanup to stop everything it will start and, if the test failed, to
+// print the tail of every log.
 func newHarness(t *testing.T, name string, flags map[string]string, dep deployment) *cluster {
 	t.Helper()
 	c := &cluster{t: t, name: name, dir: t.TempDir(), dep: dep, addrs: map[string]string{}, route: map[string]string{},
@@ -137,13 +141,15 @@ func newHarness(t *testing.T, name string, flags map[string]string, dep deployme
 	maps.Copy(c.flags, flags)
 	t.Cleanup(c.printTailsIfFailed) // registered first, so it runs last
 	t.Cleanup(c.stopAll)
+	c.makeKeys()
 	return c
 }
 
-// connect connects the test to the bus and starts the lag watch.
+// connect connects the test to the bus, as the NATS admin, and starts the
+// lag watch.
 func (c *cluster) connect() {
 	c.t.Helper()
-	b, nc, err := hjs.Dial(c.natsURL(), "faults-test", hjs.Options{})
+	b, nc, err := hjs.Dial(c.natsURL(), "faults-test", hjs.Options{}, c.natsOptions(hjs.AdminIdentity)...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -290,7 +296,9 @@ func (c *cluster) startBus() {
 // startBusNodes starts the named bus nodes at once (a clustered node waits
 // for its peers) and waits until each accepts clients. A `herald bus` node
 // picks a free client port at its first start; restarts use the same
-// ports and data dir, so the services find it again.
+// ports and data dir, so the services find it again. One `herald bus`
+// makes its own NATS identities in its data dir; clustered nodes all use
+// the auth.conf of natsConfig.
 func (c *cluster) startBusNodes(roles ...string) {
 	c.t.Helper()
 	clustered := len(c.roles("bus")) > 1
@@ -303,14 +311,17 @@ func (c *cluster) startBusNodes(roles ...string) {
 		var args []string
 		if c.dep.NATSServer != "" {
 			host, port, _ := strings.Cut(c.addr(r), ":")
-			args = []string{"-js", "-sd", filepath.Join(data, "nats"), "-a", host, "-p", port, "-n", r}
+			args = []string{"-c", c.natsServerConf(), "-js", "-sd", filepath.Join(data, "nats"), "-a", host, "-p", port, "-n", r}
 			if clustered {
 				args = append(args, "--cluster", "nats://"+c.route[r], "--cluster_name", "herald", "--routes", c.routeURLs("nats"))
 			}
 		} else {
 			args = []string{"bus", "--data", data, "--listen", cmp.Or(c.addr(r), "127.0.0.1:0")}
 			if clustered {
-				args = append(args, "--name", r, "--cluster", c.route[r], "--cluster-name", "herald", "--routes", c.routeURLs("nats-route"))
+				args = append(args, "--name", r, "--cluster", c.route[r], "--cluster-name", "herald", "--routes", c.routeURLs("nats-route"),
+					"--nats-auth", c.natsAuthFile())
+			} else if len(c.dep.Replicas) > 0 {
+				args = append(args, "--query-replicas", strings.Join(c.dep.Replicas, ","))
 			}
 		}
 		started[r] = c.spawn(r, nil, args)
@@ -382,6 +393,7 @@ func (c *cluster) startServices(opts map[string]svcOpts, roles ...string) {
 		if r := replicaOf(role); name == "query" && r != "" {
 			args = append(args, "--replica", r)
 		}
+		args = append(args, c.securityFlags(name)...)
 		for _, f := range slices.Sorted(maps.Keys(flags)) {
 			args = append(args, f, flags[f])
 		}

@@ -40,6 +40,7 @@ func (c *cluster) finish(l *load, since time.Time, exp expectations, busDuplicat
 		c.t.Fatal(err)
 	}
 	okN, failedN, unknownN := l.counts()
+	l.checkSignIns(c.t)
 	f := figures{Test: c.name, OK: okN, Failed: failedN, Unknown: unknownN, Published: shop.Msgs,
 		Duplicates: c.duplicates() + busDuplicates, DeadLettered: dlq.Msgs, Converge: took, MaxLag: int64(c.lag.highest())}
 	record(c.t, f)

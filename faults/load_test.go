@@ -59,6 +59,11 @@ type write struct {
 // earlier writes created. A service with several instances gets its writes
 // in turn, skipping instances whose process has exited, as a load balancer
 // that checks health would. Its methods are safe for concurrent use.
+//
+// Each user it signs up (with a password) it signs in at once (POST
+// /sessions), and that user's orders and cancellations carry the user's
+// own token; the admin token (the operator's) writes products, and the
+// orders of a user whose sign-in failed (its service died meanwhile).
 type load struct {
 	c      *cluster
 	client *http.Client
@@ -68,11 +73,18 @@ type load struct {
 	wg     sync.WaitGroup
 	turn   atomic.Uint64 // the next instance of a service with several
 
-	mu       sync.Mutex
-	users    []int64 // created with a 2xx answer
-	products []int64
-	placed   []int64 // orders placed and not yet picked for cancellation
-	writes   []write
+	mu        sync.Mutex
+	users     []int64 // created with a 2xx answer
+	products  []int64
+	placed    []int64 // orders placed and not yet picked for cancellation
+	writes    []write
+	tokens    map[int64]string // user -> the token of its sign-in
+	owners    map[int64]int64  // order -> its user
+	signInErr error            // why the first failed sign-in failed
+
+	signIns      atomic.Int64 // users signed in
+	signInErrors atomic.Int64 // sign-ins that failed
+	asUser       atomic.Int64 // orders and cancellations sent with the user's own token
 }
 
 // Load shape: workers × perWorker writes per second.
@@ -93,7 +105,7 @@ func startLoad(t *testing.T, c *cluster) *load {
 func newLoad(t *testing.T, c *cluster) *load {
 	h := fnv.New64a()
 	h.Write([]byte(t.Name()))
-	return &load{c: c, seed: h.Sum64(), stopCh: make(chan struct{}),
+	return &load{c: c, seed: h.Sum64(), stopCh: make(chan struct{}), tokens: map[int64]string{}, owners: map[int64]int64{},
 		// No keep-alive: a refused connection then always means the service
 		// is down and nothing was sent.
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
@@ -177,9 +189,47 @@ func (l *load) step(rng *rand.Rand, tag string) write {
 	}
 }
 
+// createUser signs a user up and, if that was answered 2xx, signs the
+// user in at the same instance, keeping the token for its orders.
 func (l *load) createUser(tag string) write {
-	return l.send(opUser, "POST", l.url("users")+"/users",
-		map[string]string{"name": "user " + tag, "email": "u" + tag + "@example.com"})
+	email, base := "u"+tag+"@example.com", l.url("users")
+	w := l.send(opUser, "POST", base+"/users",
+		map[string]string{"name": "user " + tag, "email": email, "password": passwordOf(tag)})
+	if w.Outcome == ok {
+		l.signIn(base, email, passwordOf(tag))
+	}
+	return w
+}
+
+// signIn signs in at base and keeps the user's token; a failure is only
+// counted: the user's writes then use the admin token.
+func (l *load) signIn(base, email, password string) (session, error) {
+	s, err := signIn(l.client, base, email, password)
+	if err != nil {
+		l.signInErrors.Add(1)
+		l.mu.Lock()
+		if l.signInErr == nil {
+			l.signInErr = err
+		}
+		l.mu.Unlock()
+		return session{}, err
+	}
+	l.signIns.Add(1)
+	l.mu.Lock()
+	l.tokens[s.UserID] = s.Token
+	l.mu.Unlock()
+	return s, nil
+}
+
+// tokenFor is the token that writes for user: the user's own, if signed in,
+// else the admin's.
+func (l *load) tokenFor(user int64) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tok := l.tokens[user]; tok != "" {
+		return tok
+	}
+	return l.c.adminToken
 }
 
 func (l *load) createProduct(tag string) write {
@@ -207,7 +257,7 @@ func (l *load) updateProduct(rng *rand.Rand, tag string) write {
 func (l *load) placeOrder(rng *rand.Rand) write {
 	user, _ := l.pick(rng, &l.users, false) // users and products only grow
 	product, _ := l.pick(rng, &l.products, false)
-	return l.send(opOrder, "POST", l.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
+	return l.sendAs(l.tokenFor(user), opOrder, "POST", l.url("orders")+"/orders", map[string]int64{"userId": user, "productId": product})
 }
 
 // cancelOrder cancels a random placed order; each order is picked once.
@@ -217,7 +267,10 @@ func (l *load) cancelOrder(rng *rand.Rand) write {
 	if !found {
 		return l.placeOrder(rng)
 	}
-	w := l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.url("orders"), id), nil)
+	l.mu.Lock()
+	user := l.owners[id]
+	l.mu.Unlock()
+	w := l.sendAs(l.tokenFor(user), opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.url("orders"), id), nil)
 	w.ID = id
 	return w
 }
@@ -255,6 +308,7 @@ func (l *load) record(w write) {
 		l.products = append(l.products, w.ID)
 	case opOrder:
 		l.placed = append(l.placed, w.ID)
+		l.owners[w.ID] = w.UserID
 	}
 }
 
@@ -267,9 +321,23 @@ func (l *load) keep(ws ...write) {
 	l.writes = append(l.writes, ws...)
 }
 
-// send makes one JSON request and classifies its outcome. A 2xx answer's
-// entity (id, version, title, image, user and product) is kept in the write.
+// send is sendAs with the admin token, except for sign-ups (opUser), which
+// need none.
 func (l *load) send(kind, method, url string, body any) write {
+	token := l.c.adminToken
+	if kind == opUser {
+		token = ""
+	}
+	return l.sendAs(token, kind, method, url, body)
+}
+
+// sendAs makes one JSON request with token (none if empty) and classifies
+// its outcome. A 2xx answer's entity (id, version, title, image, user and
+// product) is kept in the write.
+func (l *load) sendAs(token, kind, method, url string, body any) write {
+	if token != "" && token != l.c.adminToken && (kind == opOrder || kind == opCancel) {
+		l.asUser.Add(1)
+	}
 	w := write{Kind: kind, Start: time.Now()}
 	if u, err := neturl.Parse(url); err == nil {
 		w.Base = u.Scheme + "://" + u.Host
@@ -282,7 +350,7 @@ func (l *load) send(kind, method, url string, body any) write {
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := l.client.Do(req)
+	resp, err := l.client.Do(withToken(req, token))
 	if err != nil {
 		w.Outcome, w.End = unknown, time.Now()
 		if errors.Is(err, syscall.ECONNREFUSED) {

@@ -7,7 +7,9 @@
 // something (kill -9, SIGSTOP, a failpoint, a full stream, poison or
 // duplicated events), heals it, and then proves the promises of the README:
 // nothing lost, nothing applied twice, and a query view equal to the fold of
-// the write services' own databases.
+// the write services' own databases. Every deployment runs secured, as in
+// production: NATS identities per service, token keys shared by every
+// service, users who sign in (see auth_test.go).
 //
 //	go test -tags faults -count=1 -timeout 15m -v ./faults/
 //

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,9 +154,10 @@ func (c *cluster) handledBy() map[string]int {
 	return n
 }
 
-// metrics returns a service role's /metrics text.
+// metrics returns a service role's /metrics text, read as the admin.
 func (c *cluster) metrics(name string) (string, error) {
-	resp, err := c.http.Get(c.url(name) + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, c.url(name)+"/metrics", nil)
+	resp, err := c.http.Do(withToken(req, c.adminToken))
 	if err != nil {
 		return "", err
 	}

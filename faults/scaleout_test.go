@@ -103,12 +103,13 @@ func TestClusterSeedScenarioThenLoadWithANATSNodeKilled(t *testing.T) {
 }
 
 // traceFirstOrder runs herald trace, as an operator would against this
-// deployment, on the first order's event: committed by orders, on the
-// clustered stream, applied by both query replicas, with its spans.
+// deployment (with the admin's NATS credential and the operator token), on
+// the first order's event: committed by orders, on the clustered stream,
+// applied by both query replicas, with its spans.
 func (c *cluster) traceFirstOrder() {
 	t := c.t
 	t.Helper()
-	b, nc, err := hjs.Dial(c.natsURL(), "faults-trace", hjs.Options{})
+	b, nc, err := hjs.Dial(c.natsURL(), "faults-trace", hjs.Options{}, c.natsOptions(hjs.AdminIdentity)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,13 +124,17 @@ func (c *cluster) traceFirstOrder() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"trace", e.ID, "--json", "--nats", c.natsURL()}
+	args := []string{"trace", e.ID, "--json", "--nats", c.natsURL(), "--nats-credentials", c.natsCreds(), "--token-file", c.adminTokenFile()}
 	for _, role := range []string{"users", "products", "orders-1", "query-a"} {
 		args = append(args, "--addr", strings.SplitN(role, "-", 2)[0]+"="+c.addr(role))
 	}
-	out, err := exec.CommandContext(ctx, heraldBin, args...).Output()
+	cmd := exec.CommandContext(ctx, heraldBin, args...)
+	cmd.Env = cleanEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("herald %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("herald %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	var j journey.Journey
 	if err := json.Unmarshal(out, &j); err != nil {

@@ -31,15 +31,17 @@ type seedAnswers struct {
 }
 
 // seedScenario runs the README's walkthrough against c, whatever its shape:
-// user Ann signs up; twenty products are created, the fifth "pants"
-// (pants.jpeg) and the twentieth "shoes" (shoes.jpeg); Ann orders pants
-// and then shoes (retrying while orders has not heard of them yet, 422);
-// every query role must then answer GET /users/{id}/products with shoes
-// and pants, newest order first, with their titles and images. Then pants
-// is renamed "jeans" and the shoes order cancelled, and every query role
-// must answer with jeans alone. Writes go through l (spread over the
-// instances of a service) and are kept in l for the invariant checks. It
-// fails the test if any step does not hold within seedWait.
+// user Ann signs up with a password and signs in (POST /sessions); the
+// operator creates twenty products, the fifth "pants" (pants.jpeg) and the
+// twentieth "shoes" (shoes.jpeg); Ann orders pants and then shoes with her
+// own token (retrying while orders has not heard of her or them yet, 422);
+// every query role must then answer Ann's GET /users/{id}/products with
+// shoes and pants, newest order first, with their titles and images. Then
+// the operator renames pants "jeans" and Ann cancels the shoes order, and
+// every query role must answer her with jeans alone. Writes go through l
+// (spread over the instances of a service) and are kept in l for the
+// invariant checks. It fails the test if any step does not hold within
+// seedWait.
 func seedScenario(t *testing.T, c *cluster, l *load) seedAnswers {
 	t.Helper()
 	must := func(w write, what string) write {
@@ -50,7 +52,16 @@ func seedScenario(t *testing.T, c *cluster, l *load) seedAnswers {
 		}
 		return w
 	}
-	user := must(l.send(opUser, "POST", l.url("users")+"/users", map[string]string{"name": "Ann", "email": "ann@example.com"}), "POST /users")
+	const email, password = "ann@example.com", "Ann's long password"
+	base := l.url("users")
+	user := must(l.send(opUser, "POST", base+"/users", map[string]string{"name": "Ann", "email": email, "password": password}), "POST /users")
+	ann, err := l.signIn(base, email, password)
+	if err != nil {
+		t.Fatalf("seed: Ann signs in: %v", err)
+	}
+	if ann.UserID != user.ID {
+		t.Fatalf("seed: Ann signed up as user %d, but her sign-in's token is user %d's", user.ID, ann.UserID)
+	}
 	var pants, shoes write
 	for i := 1; i <= 20; i++ {
 		title, image := fmt.Sprintf("item %d", i), fmt.Sprintf("item%d.png", i)
@@ -72,7 +83,7 @@ func seedScenario(t *testing.T, c *cluster, l *load) seedAnswers {
 		t.Helper()
 		var w write
 		err := waitFor(seedWait, 50*time.Millisecond, func() error {
-			w = l.send(opOrder, "POST", l.url("orders")+"/orders", map[string]int64{"userId": user.ID, "productId": product})
+			w = l.sendAs(ann.Token, opOrder, "POST", l.url("orders")+"/orders", map[string]int64{"userId": user.ID, "productId": product})
 			l.keep(w)
 			if w.Outcome == ok {
 				return nil
@@ -91,25 +102,25 @@ func seedScenario(t *testing.T, c *cluster, l *load) seedAnswers {
 	shoesOrder := order(shoes.ID)
 	answers := seedAnswers{User: user.ID,
 		Ordered: []shown{{shoes.ID, "shoes", "shoes.jpeg"}, {pants.ID, "pants", "pants.jpeg"}}}
-	c.waitAnswer(t, user.ID, answers.Ordered)
+	c.waitAnswer(t, ann, answers.Ordered)
 
 	must(l.send(opUpdate, "PUT", fmt.Sprintf("%s/products/%d", l.url("products"), pants.ID), map[string]string{"title": "jeans"}), "PUT /products/{id}")
-	must(l.send(opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.url("orders"), shoesOrder.ID), nil), "DELETE /orders/{id}")
+	must(l.sendAs(ann.Token, opCancel, "DELETE", fmt.Sprintf("%s/orders/%d", l.url("orders"), shoesOrder.ID), nil), "DELETE /orders/{id}")
 	answers.Left = []shown{{pants.ID, "jeans", "pants.jpeg"}}
-	c.waitAnswer(t, user.ID, answers.Left)
+	c.waitAnswer(t, ann, answers.Left)
 	return answers
 }
 
-// waitAnswer waits until every query role answers GET /users/{user}/products
-// with want, and fails the test with each role's last answer if one does
-// not within seedWait.
-func (c *cluster) waitAnswer(t *testing.T, user int64, want []shown) {
+// waitAnswer waits until every query role answers the signed-in user's GET
+// /users/{id}/products (with the user's token) with want, and fails the
+// test with each role's last answer if one does not within seedWait.
+func (c *cluster) waitAnswer(t *testing.T, user session, want []shown) {
 	t.Helper()
 	for _, role := range c.roles("query") {
 		var got []shown
 		err := waitFor(seedWait, 50*time.Millisecond, func() error {
 			var err error
-			if got, err = c.answer(role, user); err != nil {
+			if got, err = c.answer(role, user.UserID, user.Token); err != nil {
 				return err
 			}
 			if !slices.Equal(got, want) {
@@ -118,17 +129,18 @@ func (c *cluster) waitAnswer(t *testing.T, user int64, want []shown) {
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("seed: %s: GET /users/%d/products: %v, want %v", role, user, err, want)
+			t.Fatalf("seed: %s: GET /users/%d/products: %v, want %v", role, user.UserID, err, want)
 		}
 	}
 }
 
-// answer is one GET /users/{user}/products from a query role.
-func (c *cluster) answer(role string, user int64) ([]shown, error) {
+// answer is one GET /users/{user}/products from a query role, sent with
+// token.
+func (c *cluster) answer(role string, user int64, token string) ([]shown, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/users/%d/products", c.url(role), user), nil)
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(withToken(req, token))
 	if err != nil {
 		return nil, err
 	}

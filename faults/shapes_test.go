@@ -52,8 +52,8 @@ func TestSeedScenarioPassesInBothShapes(t *testing.T) {
 
 // startUp runs `herald up shop`, every shop service and an embedded bus in
 // one process (role "up", which is also the live process of every service
-// role), with its SQLite databases in the test's dir, and connects the test
-// to its bus.
+// role), with its SQLite databases and its bus's NATS identities in the
+// test's dir and the test's token keys, and connects the test to its bus.
 func startUp(t *testing.T, name string) *cluster {
 	t.Helper()
 	c := newHarness(t, name, nil, deployment{})
@@ -64,6 +64,7 @@ func startUp(t *testing.T, name string) *cluster {
 	for _, f := range slices.Sorted(maps.Keys(c.flags)) {
 		args = append(args, f, c.flags[f])
 	}
+	args = append(args, c.securityFlags("up")...)
 	p := c.spawn("up", nil, args)
 	addr, err := waitAddr(p, upBusRe)
 	if err != nil {
