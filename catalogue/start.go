@@ -58,6 +58,15 @@ func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure 
 		if err != nil {
 			return fail(err)
 		}
+		if sb != b {
+			// The service's own connection learns the stream's settings
+			// (reading them is all its identity may do): without this its
+			// relay never knows the stream takes atomic batches, and the
+			// bus fsyncs every event on its own.
+			if err := sb.EnsureStream(ctx, t.App.Stream, t.App.Subjects); err != nil {
+				return fail(fmt.Errorf("%s: %w", t.Service.Name, err))
+			}
+		}
 		s, err := Build(ctx, t.App, t.Service.Name, configure(t), Deps{Bus: sb})
 		if err != nil {
 			return fail(err)
