@@ -5,15 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/service"
 )
 
-// Running is a set of services Start started, in start order.
+// Running is a set of services Start started, in start order. Its methods
+// are safe for concurrent use.
 type Running struct {
 	Targets  []Target
-	Services []*service.Service // Services[i] runs Targets[i]
+	Services []*service.Service // Services[i] runs Targets[i]; stopped ones stay, stopped, until started again
+
+	mu        sync.Mutex
+	buses     []*jetstream.Bus // buses[i] is Services[i]'s
+	stopped   []bool
+	configure func(Target) service.Config
 }
 
 // Start runs targets on b: it checks their apps (Catalogue.Check), creates or updates the stream of each app
@@ -72,6 +80,7 @@ func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure 
 			return fail(err)
 		}
 		r.Targets, r.Services, buses = append(r.Targets, t), append(r.Services, s), append(buses, sb)
+		r.buses, r.stopped = buses, append(r.stopped, false)
 		if err := s.Listen(); err != nil {
 			return fail(err)
 		}
@@ -81,7 +90,68 @@ func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure 
 			return fail(err)
 		}
 	}
+	r.configure = configure
 	return r, nil
+}
+
+// StopService stops the running service called name, as Stop stops each
+// (draining its requests and consumers, closing its database), and keeps
+// its place so StartService can start it again; the rest run on. Stopping
+// a stopped service does nothing.
+func (r *Running) StopService(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.index(name)
+	if i < 0 {
+		return fmt.Errorf("no service %q is running here", name)
+	}
+	if r.stopped[i] {
+		return nil
+	}
+	r.stopped[i] = true
+	return r.Services[i].Stop(ctx)
+}
+
+// StartService starts the stopped service called name again: built anew
+// on its database, on the address it had, with its bus; its consumers
+// resume where they stopped and catch up. Starting a running service does
+// nothing.
+func (r *Running) StartService(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.index(name)
+	if i < 0 {
+		return fmt.Errorf("no service %q is running here", name)
+	}
+	if !r.stopped[i] {
+		return nil
+	}
+	t := r.Targets[i]
+	cfg := r.configure(t)
+	cfg.Addr = strings.TrimPrefix(r.Services[i].URL(), "http://") // a random port stays the same
+	s, err := Build(ctx, t.App, t.Service.Name, cfg, Deps{Bus: r.buses[i]})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx, r.buses[i]); err != nil {
+		s.Stop(context.WithoutCancel(ctx))
+		return err
+	}
+	r.Services[i], r.stopped[i] = s, false
+	return nil
+}
+
+// Runs reports whether the service called name is running (not stopped by
+// StopService).
+func (r *Running) Runs(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.index(name)
+	return i >= 0 && !r.stopped[i]
+}
+
+func (r *Running) index(name string) int {
+	return slices.IndexFunc(r.Services, func(s *service.Service) bool { return s.Name == name })
 }
 
 // Service returns the running service called name, or nil.
@@ -89,6 +159,8 @@ func (r *Running) Service(name string) *service.Service {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, s := range r.Services {
 		if s.Name == name {
 			return s
@@ -103,9 +175,11 @@ func (r *Running) Stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var errs []error
 	for i := len(r.Services) - 1; i >= 0; i-- {
-		errs = append(errs, r.Services[i].Stop(ctx))
+		errs = append(errs, r.Services[i].Stop(ctx)) // a stopped one's Stop does nothing
 	}
 	return errors.Join(errs...)
 }
