@@ -214,6 +214,12 @@ func (s *Service) endProcess(ctx context.Context, span trace.Span, c bus.Consume
 // attempt.
 func (s *Service) logFailure(ctx context.Context, c bus.Consumer, m bus.Message, err error) string {
 	outcome, level, msg := observe.OutcomeRetried, slog.LevelWarn, "handler failed; will retry"
+	if a := m.Attempt; a > 0 && a&(a-1) != 0 {
+		// Attempts 1, 2, 4, 8, ... warn; the others are debug lines: a push
+		// subscriber down for its 40 minutes of retries logs 4 warnings, not
+		// 15, and GET /status and herald trace show the attempts meanwhile.
+		level = slog.LevelDebug
+	}
 	if c.LastAttempt(m.Attempt) {
 		outcome, level, msg = observe.OutcomeDeadLettered, slog.LevelError, "handler failed its last attempt; dead-lettering"
 	}
