@@ -57,7 +57,7 @@ func TestSeedScenarioPassesInBothShapes(t *testing.T) {
 func startUp(t *testing.T, name string) *cluster {
 	t.Helper()
 	c := newHarness(t, name, nil, deployment{})
-	args := []string{"up", "shop", "--data", c.dir, "--nats-listen", "127.0.0.1:0"}
+	args := []string{"up", "shop", "--data", c.dir, "--nats-listen", "127.0.0.1:0", "--dashboard-addr", "127.0.0.1:0"}
 	for _, s := range services {
 		args = append(args, "--"+s+"-addr", "127.0.0.1:0")
 	}

@@ -141,7 +141,7 @@ var addrFlags = map[string]string{
 // randomPorts are the flags that put every service on a random loopback
 // port, and keep the embedded bus in-process (no fixed NATS port).
 func randomPorts() []string {
-	args := []string{"--nats-listen", ""}
+	args := []string{"--nats-listen", "", "--dashboard-addr", "127.0.0.1:0"}
 	for _, flag := range addrFlags {
 		args = append(args, flag, "127.0.0.1:0")
 	}
@@ -152,7 +152,7 @@ func randomPorts() []string {
 // the previous run printed for it.
 func samePorts(t *testing.T, urls map[string]string) []string {
 	t.Helper()
-	args := []string{"--nats-listen", ""}
+	args := []string{"--nats-listen", "", "--dashboard-addr", "127.0.0.1:0"}
 	for name, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil {

@@ -33,6 +33,7 @@ type cli struct {
 	Status     statusCmd     `cmd:"" help:"Show every running service's consumers (position, pending, DLQ, lag in seconds) and outbox relays as a table."`
 	Catalogue  catalogueCmd  `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
 	Streams    streamsCmd    `cmd:"" help:"Create or update every app's stream (and the dead-letter stream) as the admin identity, then exit: for deployments whose services connect as their own identities, which may not."`
+	Dashboard  dashboardCmd  `cmd:"" help:"Serve the dashboard for services run with herald serve: the topology, every event's journey, dead letters, a storefront."`
 	Keys       keysCmd       `cmd:"" help:"Make the users service's token signing key, the public keys every service verifies tokens with, and an operator token, in one directory (or --rotate the signing key)."`
 	NATSConfig natsConfigCmd `cmd:"" name:"nats-config" help:"Write one NATS credential per service and the nats-server authorization block (auth.conf) computed from the catalogue: each service may publish only its own events and use only its own consumers. For an operator's own NATS server or cluster."`
 	Probe      probeCmd      `cmd:"" help:"Check that a service is ready or a NATS server's JetStream answers; exit 0 if so (for container health checks)."`
@@ -74,10 +75,11 @@ type serviceFlags struct {
 
 type upCmd struct {
 	serviceFlags
-	Targets    []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
-	NatsListen string   `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
-	NoFsync    bool     `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
-	NoNATSAuth bool     `name:"no-nats-auth" env:"HERALD_NO_NATS_AUTH" help:"Let anyone who can reach the embedded bus publish and consume anything. By default each service connects as its own NATS identity, allowed only its own events and consumers (credentials in <data>/secrets/nats), and anonymous connections are refused."`
+	Targets       []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
+	NatsListen    string   `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
+	NoFsync       bool     `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
+	DashboardAddr string   `default:"127.0.0.1:8080" env:"HERALD_DASHBOARD_ADDR" help:"Address of the dashboard (the topology, every event's journey, dead letters, a storefront); empty for none."`
+	NoNATSAuth    bool     `name:"no-nats-auth" env:"HERALD_NO_NATS_AUTH" help:"Let anyone who can reach the embedded bus publish and consume anything. By default each service connects as its own NATS identity, allowed only its own events and consumers (credentials in <data>/secrets/nats), and anonymous connections are refused."`
 	// QueryReplicas are read model replicas that will join from other
 	// processes (herald serve query --replica NAME).
 	QueryReplicas []string `env:"HERALD_QUERY_REPLICAS" help:"Names of query replicas that other processes run against this bus (herald serve query --replica NAME), whose consumers the bus's permissions allow (comma-separated)."`
@@ -162,6 +164,10 @@ func main() {
 		err = m.Serve(ctx, c.Serve)
 	case "bus":
 		err = m.Bus(c.Bus)
+	case "dashboard":
+		if err = m.Dashboard(ctx, c.Dashboard); err == nil {
+			fmt.Fprintf(m.Out, "dashboard at %s for the bus at %s\n", m.dashboardURL, c.Dashboard.NATS)
+		}
 	default:
 		err = fmt.Errorf("unknown command %q", k.Command())
 	}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/observe"
@@ -32,9 +34,12 @@ type Main struct {
 	tracing     *observe.Tracing
 	stopTimeout time.Duration
 
-	adminToken string        // the operator token's file, "" if this process writes none
-	quitTokens chan struct{} // stops the operator token's renewal
-	tokensDone chan struct{}
+	adminToken   string // the operator token's file, "" if this process writes none
+	verifier     *auth.Verifier
+	dashboard    *http.Server // nil when not served
+	dashboardURL string
+	quitTokens   chan struct{} // stops the operator token's renewal
+	tokensDone   chan struct{}
 }
 
 // Up starts the embedded NATS server with its storage in <data>/nats and
@@ -94,11 +99,21 @@ func (m *Main) Up(ctx context.Context, c upCmd) error {
 		m.Close(ctx)
 		return err
 	}
+	if c.DashboardAddr != "" {
+		if err := m.upDashboard(c.DashboardAddr, c.serviceFlags, m.bus, m.verifier); err != nil {
+			m.Close(ctx)
+			return err
+		}
+	}
 	bus := "in-process only"
 	if u := srv.ClientURL(); u != "" {
 		bus = u
 	}
-	fmt.Fprintf(m.Out, "herald is up: data in %s, bus at %s\n", c.Data, bus)
+	if m.dashboardURL != "" {
+		fmt.Fprintf(m.Out, "herald is up: dashboard at %s\n  data in %s, bus at %s\n", m.dashboardURL, c.Data, bus)
+	} else {
+		fmt.Fprintf(m.Out, "herald is up: data in %s, bus at %s\n", c.Data, bus)
+	}
 	if auth != "" {
 		fmt.Fprintf(m.Out, "  bus credentials in %s (one per service; anonymous connections are refused)\n", m.natsAuth)
 	} else {
@@ -200,6 +215,7 @@ func (m *Main) start(ctx context.Context, nc *nats.Conn, f serviceFlags, targets
 	if err != nil {
 		return err
 	}
+	m.verifier, m.bus = verifier, b
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := b.Check(sctx); err != nil {
@@ -229,6 +245,10 @@ func (m *Main) Service(name string) *service.Service { return m.running.Service(
 // and consumers and closes its database), then the bus connection and the
 // embedded server. It is safe to call on a partly started Main.
 func (m *Main) Close(ctx context.Context) error {
+	if m.dashboard != nil {
+		// Live pages hold their answers open: close them rather than wait.
+		_ = m.dashboard.Close()
+	}
 	if m.quitTokens != nil {
 		close(m.quitTokens)
 		<-m.tokensDone

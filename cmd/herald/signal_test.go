@@ -31,7 +31,7 @@ type process struct {
 
 func startUp(t *testing.T, dir string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "up", "shop", "--data", dir, "--nats-listen", "",
+	cmd := exec.Command(os.Args[0], "up", "shop", "--data", dir, "--nats-listen", "", "--dashboard-addr", "127.0.0.1:0",
 		"--users-addr", "127.0.0.1:0", "--products-addr", "127.0.0.1:0",
 		"--orders-addr", "127.0.0.1:0", "--query-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "HERALD_TEST_RUN_MAIN=1")

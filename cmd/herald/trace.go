@@ -60,9 +60,15 @@ func (f systemFlags) askService(ctx context.Context, cat catalogue.Catalogue, na
 	if !found {
 		return fmt.Errorf("no service %q in the catalogue", name)
 	}
+	return f.ask(ctx, name, f.serviceURL(svc)+path, v)
+}
+
+// ask GETs url from the service called name, with the operator token, and
+// decodes its JSON answer into v.
+func (f systemFlags) ask(ctx context.Context, name, url string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.serviceURL(svc)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
