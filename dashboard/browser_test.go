@@ -237,13 +237,7 @@ func TestTopologyAtPhoneWidth(t *testing.T) {
 		chromedp.Navigate(base+"/#/"),
 		visible(`svg.narrow g.svc.down[data-service="`+fixture.downService+`"]`),
 		visible(`#svc-query`))
-	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if overflow {
-		t.Errorf("the page is wider than the 390px screen")
-	}
+	fitsTheScreen(t, ctx, "the page")
 	shot(t, ctx, "topology-phone")
 }
 
@@ -280,13 +274,7 @@ func TestEventsAndJourneyAtPhoneWidth(t *testing.T) {
 		click(fixture.firstEventSel),
 		visible(`.journey li.consumer`),
 		visible(`.waterfall .wf-bar`))
-	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if overflow {
-		t.Errorf("the event page is wider than the 390px screen")
-	}
+	fitsTheScreen(t, ctx, "the event page")
 	shot(t, ctx, "event-journey-phone")
 }
 
@@ -571,7 +559,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.stopped[parts[0]] = len(parts) > 1 && parts[1] == "stop"
 		f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"service": parts[0], "running": parts[1] == "start"})
+		writeJSON(w, 200, map[string]any{"name": parts[0], "running": parts[1] == "start"}) // as dashboard.New answers
 	case p == "/events":
 		f.events(w, r)
 	case strings.HasPrefix(p, "/journey/"):
@@ -997,4 +985,17 @@ func TestRealDeadLetterRedriven(t *testing.T) {
 		until(containsText("#dlq-result", "Gave 1 event back to shop-query")),
 		until(containsText("#dlq-list", "No dead letters")))
 	shot(t, ctx, "real-dlq-redriven")
+}
+
+// fitsTheScreen fails the test if what the browser shows is wider than
+// its window: a phone would have to scroll sideways.
+func fitsTheScreen(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Errorf("%s is wider than the screen", what)
+	}
 }

@@ -52,12 +52,8 @@ func operator(next http.Handler) http.Handler {
 			auth.Unauthorized(w, "this operator route needs the admin token: herald up writes it to <data>/secrets/admin.token (Authorization: Bearer $(cat herald-data/secrets/admin.token))")
 			return
 		}
-		if _, err := auth.Admin(r.Context()); err != nil {
-			if d, ok := err.(*auth.Denied); ok {
-				d.Write(w)
-				return
-			}
-			http.Error(w, err.Error(), http.StatusForbidden)
+		if c, _ := auth.FromContext(r.Context()); !c.IsAdmin() {
+			auth.Forbidden(w, "this operator route needs the admin token; the token sent is a user's")
 			return
 		}
 		next.ServeHTTP(w, r)
