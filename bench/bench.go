@@ -66,6 +66,7 @@ type Scenario struct {
 func Scenarios() []Scenario {
 	return []Scenario{
 		{"read", "GET /users/{id}/products on the query service, random users, 64 connections, against a plain net/http handler returning a fixed body of the same size", runRead},
+		{"dashboard", "the same reads with a herald dashboard process running, no page open, and with one live page open (GET /api/live), against the query alone: the dashboard's cost to the hot path", runDashboard},
 		{"sync-vs-async", "the same question answered by a query service that calls users, orders and products per request, against Herald's query service; then with products stopped", runSyncVsAsync},
 		{"write-to-view", "POST /orders, 64 connections, until each order is visible in the query service, bus fsync on and off, against raw JetStream async publishing of events of the same size", runWriteToView},
 		{"lag", "a fixed rate of orders: propagation lag from the order's event to the query's commit, against raw JetStream publish-to-consume at the same rate", runLag},

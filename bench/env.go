@@ -200,29 +200,69 @@ type side struct {
 // and computes c's medians, ratios and targets.
 func (e *env) alternate(ctx context.Context, c *Comparison, herald, anchor side) error {
 	c.Herald.What, c.Anchor.What = herald.what, anchor.what
-	for _, s := range []side{herald, anchor} {
-		if s.warm != nil {
-			if err := s.warm(ctx); err != nil {
-				return fmt.Errorf("warm up %s: %w", s.what, err)
-			}
-		}
+	figs, err := e.rounds(ctx, herald, anchor)
+	if err != nil {
+		return err
 	}
-	for r := 1; r <= e.sz.Rounds; r++ {
-		for i, s := range []side{herald, anchor} {
-			f, err := s.run(ctx, r)
-			if err != nil {
-				return fmt.Errorf("%s round %d: %w", s.what, r, err)
-			}
-			if i == 0 {
-				c.Herald.Rounds = append(c.Herald.Rounds, f)
-			} else {
-				c.Anchor.Rounds = append(c.Anchor.Rounds, f)
-			}
-		}
-	}
+	c.Herald.Rounds = append(c.Herald.Rounds, figs[0]...)
+	c.Anchor.Rounds = append(c.Anchor.Rounds, figs[1]...)
 	c.finish()
 	e.res.Comparisons = append(e.res.Comparisons, c)
 	return nil
+}
+
+// versus is one comparison of a shared anchor (see alternateShared) and
+// the Herald side measured for it.
+type versus struct {
+	c      *Comparison
+	herald side
+}
+
+// alternateShared runs rounds of anchor and of each herald side of vs in
+// turn, A H1 H2 A H1 H2 ..., and computes each comparison with the same
+// anchor rounds: one baseline for several variants, each measured next
+// to it.
+func (e *env) alternateShared(ctx context.Context, anchor side, vs ...versus) error {
+	sides := []side{anchor}
+	for _, v := range vs {
+		v.c.Herald.What, v.c.Anchor.What = v.herald.what, anchor.what
+		sides = append(sides, v.herald)
+	}
+	figs, err := e.rounds(ctx, sides...)
+	if err != nil {
+		return err
+	}
+	for i, v := range vs {
+		v.c.Anchor.Rounds = append(v.c.Anchor.Rounds, figs[0]...)
+		v.c.Herald.Rounds = append(v.c.Herald.Rounds, figs[i+1]...)
+		v.c.finish()
+		e.res.Comparisons = append(e.res.Comparisons, v.c)
+	}
+	return nil
+}
+
+// rounds runs each side's warm-up, in order, then e.sz.Rounds rounds of
+// the sides in turn (sides[0], sides[1], ..., sides[0], ...), and returns
+// each side's figures by round: figs[i][r-1] is sides[i]'s round r.
+func (e *env) rounds(ctx context.Context, sides ...side) ([][]Figures, error) {
+	for _, s := range sides {
+		if s.warm != nil {
+			if err := s.warm(ctx); err != nil {
+				return nil, fmt.Errorf("warm up %s: %w", s.what, err)
+			}
+		}
+	}
+	figs := make([][]Figures, len(sides))
+	for r := 1; r <= e.sz.Rounds; r++ {
+		for i, s := range sides {
+			f, err := s.run(ctx, r)
+			if err != nil {
+				return nil, fmt.Errorf("%s round %d: %w", s.what, r, err)
+			}
+			figs[i] = append(figs[i], f)
+		}
+	}
+	return figs, nil
 }
 
 // loadRound runs l as one round called what, showing its progress.

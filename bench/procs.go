@@ -24,7 +24,7 @@ type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	urls    map[string]string // service name → base URL, from its start lines
+	urls    map[string]string // service name (or "bus", "dashboard") → base URL, from its start lines
 	done    chan struct{}     // closed once it has exited
 	exitErr error             // valid once done is closed
 	started time.Time
@@ -113,6 +113,8 @@ const readyLine = "Press Ctrl-C to stop."
 var (
 	urlLine = regexp.MustCompile(`^\s+\S+\s+(\S+)\s+(http://\S+)$`)
 	busLine = regexp.MustCompile(`clients connect to (nats://\S+)`)
+	// herald dashboard's: "dashboard at http://127.0.0.1:8080/ for the bus at ...".
+	dashboardLine = regexp.MustCompile(`^dashboard at (http://\S+?)/? for the bus at `)
 )
 
 // start runs the herald binary with args as the child called name, and
@@ -166,6 +168,9 @@ func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc,
 			}
 			if m := busLine.FindStringSubmatch(line); m != nil {
 				p.urls["bus"] = m[1]
+			}
+			if m := dashboardLine.FindStringSubmatch(line); m != nil {
+				p.urls["dashboard"] = m[1]
 			}
 			if strings.TrimSpace(line) == readyLine {
 				fmt.Fprintf(logf, "# bench: ready %s after start\n", time.Since(p.started).Round(time.Millisecond))
