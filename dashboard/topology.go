@@ -63,6 +63,10 @@ type ConsumerState struct {
 	// snapshot, in stream positions per second.
 	EventsPerSecond float64 `json:"eventsPerSecond"`
 	Error           string  `json:"error,omitempty"` // the bus could not say
+	// Failing is set while the consumer's latest attempt at an event
+	// failed (a push subscriber that is down): it retries the event, or
+	// dead-lettered it and has handled nothing since.
+	Failing *service.Failing `json:"failing,omitempty"`
 }
 
 // RelayState is a service's outbox relay.
@@ -144,7 +148,7 @@ func (h *handler) serviceState(ctx context.Context, a catalogue.App, s catalogue
 	for _, c := range status.Consumers {
 		st.Consumes = append(st.Consumes, ConsumerState{
 			Durable: c.Name, Subjects: c.Subjects, Pending: c.Pending, AckPending: c.AckPending,
-			DeadLettered: c.DeadLettered, LagSeconds: c.LagSeconds, AckFloor: c.AckFloor, Error: c.Error,
+			DeadLettered: c.DeadLettered, LagSeconds: c.LagSeconds, AckFloor: c.AckFloor, Error: c.Error, Failing: c.Failing,
 		})
 	}
 	if r := status.Relay; r != nil {

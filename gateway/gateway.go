@@ -163,9 +163,10 @@ func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
 	}
 	p := &pusher{
 		cfg: cfg, bus: rt.Bus, subs: &subStore{db: rt.DB}, allow: allow, log: rt.Log, metrics: m,
-		client: newClient(allow, cfg.Timeout), running: map[string]bus.Subscription{}, module: rt.Module,
+		client: newClient(allow, cfg.Timeout), running: map[string]worker{}, module: rt.Module,
 	}
 	rt.Module.OnStart = func(ctx context.Context, _ bus.Bus) error { return p.start(ctx) }
+	rt.Module.MoreConsumers = p.consumers
 	if len(cfg.Tokens) > 0 {
 		rt.Module.ForeignTokens = func(r *http.Request) bool { return r.URL.Path == "/events" }
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,13 @@ type pusher struct {
 	module  *service.Service // traces each delivery
 
 	mu      sync.Mutex // guards running
-	running map[string]bus.Subscription
+	running map[string]worker
+}
+
+// worker is a running subscription's consumer and its subscription.
+type worker struct {
+	consumer bus.Consumer
+	sub      bus.Subscription
 }
 
 // newSub is what a new subscription asks for.
@@ -71,11 +78,11 @@ func (p *pusher) start(ctx context.Context) error {
 func (p *pusher) stop(ctx context.Context) error {
 	p.mu.Lock()
 	running := p.running
-	p.running = map[string]bus.Subscription{}
+	p.running = map[string]worker{}
 	p.mu.Unlock()
 	var errs []error
-	for _, sub := range running {
-		errs = append(errs, sub.Stop(ctx))
+	for _, w := range running {
+		errs = append(errs, w.sub.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -108,7 +115,7 @@ func (p *pusher) run(ctx context.Context, s subscription) error {
 		return fmt.Errorf("start subscription %s: %w", s.ID, err)
 	}
 	p.mu.Lock()
-	p.running[s.ID] = sub
+	p.running[s.ID] = worker{consumer: c, sub: sub}
 	p.mu.Unlock()
 	p.log.Info("pushing", "subscription", s.ID, "url", redact(s.URL), "format", s.Format, "types", s.Types)
 	return nil
@@ -151,16 +158,29 @@ func (p *pusher) handler(s subscription, key []byte) bus.Handler {
 // -1 if its worker is not running or the bus cannot say.
 func (p *pusher) lag(ctx context.Context, id string) int64 {
 	p.mu.Lock()
-	sub := p.running[id]
+	w, ok := p.running[id]
 	p.mu.Unlock()
-	if sub == nil {
+	if !ok {
 		return -1
 	}
-	n, err := sub.Lag(ctx)
+	n, err := w.sub.Lag(ctx)
 	if err != nil {
 		return -1
 	}
 	return int64(n)
+}
+
+// consumers returns the durable consumers of the running subscriptions,
+// sorted by name, for the gateway's GET /status.
+func (p *pusher) consumers() []bus.Consumer {
+	p.mu.Lock()
+	out := make([]bus.Consumer, 0, len(p.running))
+	for _, w := range p.running {
+		out = append(out, w.consumer)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(out, func(a, b bus.Consumer) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // checkURL parses a subscriber URL: absolute http or https, with a host.
@@ -259,11 +279,11 @@ func (p *pusher) remove(ctx context.Context, id string) error {
 
 func (p *pusher) delete(ctx context.Context, s subscription) error {
 	p.mu.Lock()
-	sub := p.running[s.ID]
+	w, ok := p.running[s.ID]
 	delete(p.running, s.ID)
 	p.mu.Unlock()
-	if sub != nil {
-		if err := sub.Stop(ctx); err != nil {
+	if ok {
+		if err := w.sub.Stop(ctx); err != nil {
 			p.log.Warn("stop subscription", "subscription", s.ID, "err", err)
 		}
 	}

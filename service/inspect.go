@@ -40,6 +40,10 @@ type ConsumerStatus struct {
 	jetstream.ConsumerState
 	LagSeconds float64 `json:"lagSeconds"`
 	Error      string  `json:"error,omitempty"`
+	// Failing is set while the consumer's latest attempt at an event
+	// failed: it is retrying it, or dead-lettered it and has handled
+	// nothing since.
+	Failing *Failing `json:"failing,omitempty"`
 }
 
 // RelayStatus is the outbox relay's part of a Status.
@@ -54,8 +58,8 @@ type RelayStatus struct {
 // Status returns the service's status, from its database and the bus.
 func (s *Service) Status(ctx context.Context) Status {
 	st := Status{Service: s.Name, App: s.App, Ready: s.ready.Load(), Store: s.Store, Consumers: []ConsumerStatus{}}
-	for _, c := range s.Consumers {
-		st.Consumers = append(st.Consumers, s.consumerStatus(ctx, c.Consumer))
+	for _, c := range s.allConsumers() {
+		st.Consumers = append(st.Consumers, s.consumerStatus(ctx, c))
 	}
 	if s.Relay != nil {
 		r := &RelayStatus{Published: s.Relay.Published()}
@@ -73,7 +77,7 @@ func (s *Service) Status(ctx context.Context) Status {
 }
 
 func (s *Service) consumerStatus(ctx context.Context, c bus.Consumer) ConsumerStatus {
-	cs := ConsumerStatus{ConsumerState: jetstream.ConsumerState{Name: c.Name, Stream: c.Stream, Subjects: c.Subjects}}
+	cs := ConsumerStatus{ConsumerState: jetstream.ConsumerState{Name: c.Name, Stream: c.Stream, Subjects: c.Subjects}, Failing: s.failing.of(c.Name)}
 	in, ok := s.bus.(inspector)
 	if !ok {
 		cs.Error = "the bus cannot report its consumers' state"
@@ -86,6 +90,18 @@ func (s *Service) consumerStatus(ctx context.Context, c bus.Consumer) ConsumerSt
 	}
 	cs.ConsumerState, cs.LagSeconds = st, st.Lag.Seconds()
 	return cs
+}
+
+// allConsumers returns Consumers' and MoreConsumers' consumers.
+func (s *Service) allConsumers() []bus.Consumer {
+	out := make([]bus.Consumer, 0, len(s.Consumers))
+	for _, c := range s.Consumers {
+		out = append(out, c.Consumer)
+	}
+	if s.MoreConsumers != nil {
+		out = append(out, s.MoreConsumers()...)
+	}
+	return out
 }
 
 func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +148,7 @@ func (s *Service) serveJourney(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	j := Journey{Service: s.Name, Consumers: []string{}, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil}
-	for _, c := range s.Consumers {
+	for _, c := range s.allConsumers() {
 		j.Consumers = append(j.Consumers, c.Name)
 	}
 	if s.ring != nil {

@@ -72,6 +72,11 @@ type Service struct {
 	// work of its own, like the gateway's push subscriptions, hooks it here.
 	OnStart func(ctx context.Context, b bus.Bus) error
 	OnStop  func(ctx context.Context) error
+	// MoreConsumers, if set, returns the consumers the service runs besides
+	// Consumers, started by its own work (the gateway's push
+	// subscriptions), so that GET /status and GET /journey show them too.
+	// It must be safe for concurrent use.
+	MoreConsumers func() []bus.Consumer
 
 	// Auth verifies the bearer tokens of requests (auth.Verifier.Middleware):
 	// routes find the caller's claims with auth.FromContext, and the
@@ -107,6 +112,7 @@ type Service struct {
 	handled    *prometheus.CounterVec
 	lag        prometheus.Histogram
 	duplicates atomic.Int64
+	failing    failures
 	stopOnce   sync.Once
 	watchers   sync.WaitGroup
 	quit       chan struct{}
@@ -403,6 +409,7 @@ func (s *Service) countBatch(consumer string, h bus.BatchHandler) bus.BatchHandl
 		err := h(ctx, ms)
 		if err == nil {
 			ok.Add(float64(len(ms)))
+			s.failing.clear(consumer)
 		}
 		// A failed batch counts nothing: its messages are handled (and
 		// counted) one by one next.

@@ -154,6 +154,8 @@ func (s *Service) TraceHandler(c bus.Consumer, h bus.Handler, ok string) bus.Han
 			err := h(ctx, m)
 			if err != nil {
 				s.logFailure(ctx, c, m, err)
+			} else {
+				s.failing.clear(c.Name)
 			}
 			return err
 		}
@@ -162,6 +164,9 @@ func (s *Service) TraceHandler(c bus.Consumer, h bus.Handler, ok string) bus.Han
 		ctx, span := s.startProcess(ctx, c, m, time.Time{})
 		o := &outcomes{}
 		err := h(context.WithValue(ctx, outcomeKey{}, o), m)
+		if err == nil {
+			s.failing.clear(c.Name)
+		}
 		s.endProcess(ctx, span, c, m, o.settle(span, 0, m, ok), err)
 		return err
 	}
@@ -210,9 +215,10 @@ func (s *Service) endProcess(ctx context.Context, span trace.Span, c bus.Consume
 }
 
 // logFailure logs that consumer c failed to handle m, with ctx's trace,
-// and returns the outcome: retried, or dead-lettered after the last
-// attempt.
+// records it for GET /status, and returns the outcome: retried, or
+// dead-lettered after the last attempt.
 func (s *Service) logFailure(ctx context.Context, c bus.Consumer, m bus.Message, err error) string {
+	s.failing.fail(c, m, err, time.Now())
 	outcome, level, msg := observe.OutcomeRetried, slog.LevelWarn, "handler failed; will retry"
 	if a := m.Attempt; a > 0 && a&(a-1) != 0 {
 		// Attempts 1, 2, 4, 8, ... warn; the others are debug lines: a push

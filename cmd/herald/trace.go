@@ -129,22 +129,17 @@ func (m *Main) Status(ctx context.Context, c statusCmd) error {
 		return err // every service would answer 401: say why once
 	}
 	cat := apps(serviceFlags{})
-	type answer struct {
-		Service string          `json:"service"`
-		Status  *service.Status `json:"status,omitempty"`
-		Error   string          `json:"error,omitempty"`
-	}
-	var all []answer
+	var all []statusAnswer
 	up := 0
 	for _, a := range cat {
 		for _, s := range a.Services {
 			var st service.Status
 			if err := c.askService(ctx, cat, s.Name, "/status", &st); err != nil {
-				all = append(all, answer{Service: s.Name, Error: err.Error()})
+				all = append(all, statusAnswer{Service: s.Name, Error: err.Error()})
 				continue
 			}
 			up++
-			all = append(all, answer{Service: s.Name, Status: &st})
+			all = append(all, statusAnswer{Service: s.Name, Status: &st})
 		}
 	}
 	if c.JSON {
@@ -186,11 +181,36 @@ func (m *Main) Status(ctx context.Context, c statusCmd) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		printFailing(m.Out, all)
 	}
 	if up == 0 {
 		return errors.New("no service answered: is herald up (or herald serve) running? set --addr for services on other addresses")
 	}
 	return nil
+}
+
+// statusAnswer is one service's answer to GET /status, or why it gave
+// none.
+type statusAnswer struct {
+	Service string          `json:"service"`
+	Status  *service.Status `json:"status,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// printFailing prints, under the table, each consumer whose latest attempt
+// at an event failed: what it retries, since when, and why.
+func printFailing(out io.Writer, all []statusAnswer) {
+	for _, a := range all {
+		if a.Status == nil {
+			continue
+		}
+		for _, cs := range a.Status.Consumers {
+			if f := cs.Failing; f != nil {
+				fmt.Fprintf(out, "%s: %s failing since %s: attempt %d of %d at %s #%d (event %s): %s\n",
+					a.Service, cs.Name, ago(f.Since), f.Attempt, f.MaxDeliver, cs.Stream, f.Sequence, f.Event, firstLine(f.Error, 200))
+			}
+		}
+	}
 }
 
 func ago(t time.Time) string {

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/heraldev/herald/bus/jetstream"
 	"github.com/heraldev/herald/journey"
 	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/service"
@@ -164,5 +166,28 @@ func TestBlogReadsItsWritesAndHeraldTraceFollowsAGatewayEvent(t *testing.T) {
 		if a.Service == "blog-query" && (a.Status == nil || len(a.Status.Consumers) != 1 || a.Status.Consumers[0].AckFloor < 2 || a.Status.Consumers[0].Pending != 0) {
 			t.Errorf("blog-query's status: %+v", a.Status)
 		}
+	}
+}
+
+// TestStatusPrintsEachFailingConsumerUnderTheTable: herald status names a
+// consumer that is retrying an event, with its attempt, since when and
+// why, and says nothing of those that are not failing.
+func TestStatusPrintsEachFailingConsumerUnderTheTable(t *testing.T) {
+	since := time.Now().Add(-3 * time.Minute)
+	all := []statusAnswer{
+		{Service: "posts", Error: "connection refused"},
+		{Service: "gateway", Status: &service.Status{Consumers: []service.ConsumerStatus{
+			{ConsumerState: jetstream.ConsumerState{Name: "blog-push-flag-1", Stream: "BLOG"}, Failing: &service.Failing{
+				Since: since, At: time.Now(), Attempt: 5, MaxDeliver: 15, Sequence: 12, Event: "019aa8f0", Error: "Post \"http://127.0.0.1:4002/events\": connection refused\nmore",
+			}},
+			{ConsumerState: jetstream.ConsumerState{Name: "blog-push-flag-2", Stream: "BLOG"}},
+		}}},
+	}
+	var out bytes.Buffer
+	printFailing(&out, all)
+	got := out.String()
+	want := `gateway: blog-push-flag-1 failing since 3m0s ago: attempt 5 of 15 at BLOG #12 (event 019aa8f0): Post "http://127.0.0.1:4002/events": connection refused`
+	if !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 1 || strings.Contains(got, "flag-2") {
+		t.Fatalf("printed\n%s\nwant one line\n%s", got, want)
 	}
 }
