@@ -4,15 +4,16 @@ package dashboard_test
 // TestReal... tests that drive the pages against it.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,30 +21,47 @@ import (
 
 	"github.com/heraldev/herald/auth"
 	"github.com/heraldev/herald/blog"
-	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/dashboard"
-	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/gateway"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
 )
 
 // realSystem is the shop and the blog running for real behind
-// dashboard.New.
+// dashboard.New, started as herald up starts them.
 type realSystem struct {
 	url      string // the dashboard
 	operator string // an operator (admin) token
 	nats     *testenv.NATS
-	svcs     map[string]*testenv.Service
+	running  *catalogue.Running
+	// curse makes the query's consumer fail every event whose data holds
+	// cursed, while it is set: a bug, fixed by clearing it.
+	curse atomic.Bool
 }
 
-// startRealDashboard serves dashboard.New over a real shop and blog: an
-// embedded NATS JetStream, their services (the blog's gateway left out) on
-// random ports with SQLite in a temp dir, tokens signed and verified as in
-// herald up.
-func startRealDashboard(t *testing.T) *realSystem {
+// cursed is what the query's consumer fails on while realSystem.curse is
+// set.
+const cursed = "Cursed"
+
+// realOptions change what startRealDashboard runs.
+type realOptions struct {
+	push []string // the gateway's --push subscriber URLs
+}
+
+// startRealDashboard serves dashboard.New over a real shop and blog, the
+// gateway included: an embedded NATS JetStream and every service of the
+// catalogue started by catalogue.Start as herald up starts them (so the
+// dashboard can stop and start them), on random ports with SQLite in a
+// temp dir, tokens signed and verified as in herald up.
+func startRealDashboard(t *testing.T, opts ...func(*realOptions)) *realSystem {
 	t.Helper()
+	var o realOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	dir := t.TempDir()
 	key, _, err := auth.Ensure(filepath.Join(dir, "keys"))
 	if err != nil {
@@ -61,47 +79,56 @@ func startRealDashboard(t *testing.T) *realSystem {
 		}
 		return v
 	}
-	n := testenv.NewNATS(t, filepath.Join(dir, "nats"),
-		testenv.Stream{Name: shop.Stream, Subjects: []string{shop.StreamSubjects}},
-		testenv.Stream{Name: blog.Stream, Subjects: []string{blog.StreamSubjects}})
+	n := testenv.NewNATS(t, filepath.Join(dir, "nats"))
+	sys := &realSystem{operator: operator, nats: n}
+	cat := catalogue.Catalogue{shop.App(), blog.App(blog.Options{Gateway: gateway.Config{
+		Push: o.push, Timeout: 2 * time.Second, MaxDeliver: 1000, Backoff: []time.Duration{50 * time.Millisecond},
+	}})}
+	targets, err := cat.Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	curse := func(h bus.Handler) bus.Handler {
+		return func(ctx context.Context, m bus.Message) error {
+			if sys.curse.Load() && bytes.Contains(m.Data, []byte(cursed)) {
+				return fmt.Errorf("query: cannot apply event %s: it is %s (a bug the test fixes)", m.ID, cursed)
+			}
+			return h(ctx, m)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sys := &realSystem{operator: operator, nats: n, svcs: map[string]*testenv.Service{}}
-	var mu sync.Mutex
-	urls := map[string]string{}
-	config := func(name string) service.Config {
+	sys.running, err = catalogue.Start(ctx, n.Bus, targets, func(tg catalogue.Target) service.Config {
 		cfg := service.Config{DataDir: dir, Addr: "127.0.0.1:0", MaxDeliver: 3, Backoff: []time.Duration{20 * time.Millisecond},
 			AckWait: 5 * time.Second, Auth: verifier()}
-		if name == "users" {
+		switch tg.Service.Name {
+		case "users":
 			cfg.Issuer = issuer
+		case "query":
+			cfg.Wrap = curse
 		}
 		return cfg
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	start := func(name string, svc *service.Service, err error) {
-		if err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sys.running.Stop(ctx); err != nil {
+			t.Error(err)
 		}
-		sys.svcs[name] = testenv.StartService(ctx, t, svc, n.Bus)
-		mu.Lock()
-		urls[name] = sys.svcs[name].URL()
-		mu.Unlock()
-	}
-	for _, name := range shop.Services {
-		svc, err := shop.Build(ctx, name, config(name), n.Bus)
-		start(name, svc, err)
-	}
-	for _, name := range blog.Services {
-		svc, err := blog.Build(ctx, name, blog.Config{Config: config(name)}, n.Bus)
-		start(name, svc, err)
-	}
-	blogApp := blog.App(blog.Options{})
-	blogApp.Services = slices.DeleteFunc(blogApp.Services, func(s catalogue.Service) bool { return !slices.Contains(blog.Services, s.Name) })
+	})
 	url := func(name string) string {
-		mu.Lock()
-		defer mu.Unlock()
-		return urls[name]
+		if s := sys.running.Service(name); s != nil {
+			return s.URL()
+		}
+		return ""
 	}
 	ask := func(ctx context.Context, name, path string, v any) error {
+		if !sys.running.Runs(name) {
+			return fmt.Errorf("%s is not running", name)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url(name)+path, nil)
 		if err != nil {
 			return err
@@ -118,11 +145,12 @@ func startRealDashboard(t *testing.T) *realSystem {
 		return json.NewDecoder(resp.Body).Decode(v)
 	}
 	h, err := dashboard.New(dashboard.Options{
-		Catalogue: catalogue.Catalogue{shop.App(), blogApp},
+		Catalogue: cat,
 		Bus:       n.Bus,
 		Ask:       ask,
 		URL:       url,
 		Auth:      verifier(),
+		Control:   control{sys.running},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +160,14 @@ func startRealDashboard(t *testing.T) *realSystem {
 	sys.url = srv.URL
 	return sys
 }
+
+// control lets the dashboard stop and start the running services, as
+// herald up's does.
+type control struct{ r *catalogue.Running }
+
+func (c control) Stop(ctx context.Context, name string) error  { return c.r.StopService(ctx, name) }
+func (c control) Start(ctx context.Context, name string) error { return c.r.StartService(ctx, name) }
+func (c control) Running(name string) bool                     { return c.r.Runs(name) }
 
 // signIn pastes the real operator token.
 func (s *realSystem) signIn(t *testing.T, ctx context.Context) {
@@ -187,12 +223,65 @@ func TestRealShopDrawnAndAnOrderFollowedToTheQuery(t *testing.T) {
 		visible("a.event-link"),
 		until(containsText("table.events", "shop.order.created")))
 	shot(t, ctx, "real-events")
-	sys.svcs["products"].MustStop()
-	do(t, ctx, "see products down and the query up",
+	do(t, ctx, "stop products from the topology: red, and the query still up",
 		chromedp.Navigate(base+"/#/"),
+		click(`#svc-products button[data-action="stop"]`),
 		visible(`svg g.svc.down[data-service="products"]`),
+		visible(`#svc-products button[data-action="start"]`),
 		visible(`svg g.svc.up[data-service="query"]`))
 	shot(t, ctx, "real-topology-products-down")
+	do(t, ctx, "ask the query while products is stopped",
+		chromedp.Navigate(base+"/#/shop"),
+		visible(`#services-strip li[data-service="products"][data-state="stopped"]`),
+		click("#query button[type=submit]"),
+		until(containsText("#out-query", "200")),
+		until(containsText("#out-query", fixture.orderedTitle)))
+	do(t, ctx, "start products again from the storefront",
+		click(`#services-strip li[data-service="products"] button[data-action="start"]`),
+		visible(`#services-strip li[data-service="products"][data-state="up"]`))
+}
+
+// TestRealStoppedServiceCatchesUpWhileTheQueryAnswers stops orders from
+// the storefront, adds a product orders must learn of, and watches its
+// consumer's pending count grow on the topology while the query answers;
+// started again, orders catches up and takes an order of the new product.
+func TestRealStoppedServiceCatchesUpWhileTheQueryAnswers(t *testing.T) {
+	sys := startRealDashboard(t)
+	ctx := newBrowser(t, 1280, 800)
+	pending := `#svc-orders tr[data-consumer="shop-orders"] td:nth-of-type(3)`
+	do(t, ctx, "sign up and sign in", chromedp.Navigate(sys.url+"/#/shop"))
+	sys.signIn(t, ctx)
+	do(t, ctx, "sign up and sign in",
+		click("#signup button[type=submit]"),
+		until(containsText("#out-signup", "201")),
+		click("#signin button[type=submit]"),
+		until(containsText("#user-state", "Signed in as user")))
+	do(t, ctx, "stop orders from the storefront",
+		click(`#services-strip li[data-service="orders"] button[data-action="stop"]`),
+		visible(`#services-strip li[data-service="orders"][data-state="stopped"]`))
+	do(t, ctx, "add a product while orders is stopped",
+		chromedp.SetValue(chromedp.CSS("#pr-title"), "Green mug"),
+		click("#product button[type=submit]"),
+		until(containsText("#out-product", "201")))
+	do(t, ctx, "see orders' consumer fall behind while the query answers",
+		chromedp.Navigate(sys.url+"/#/"),
+		visible(`svg g.svc.down[data-service="orders"]`),
+		until(fmt.Sprintf(`(document.querySelector(%q)?.textContent || "") === "1"`, pending)),
+		visible(`svg g.svc.up[data-service="query"]`))
+	shot(t, ctx, "real-orders-stopped-behind")
+	do(t, ctx, "start orders and see it catch up",
+		click(`#svc-orders button[data-action="start"]`),
+		visible(`svg g.svc.up[data-service="orders"]`),
+		until(fmt.Sprintf(`(document.querySelector(%q)?.textContent || "") === "0"`, pending)))
+	do(t, ctx, "order the product orders learned of while stopped",
+		chromedp.Navigate(sys.url+"/#/shop"),
+		until(`document.querySelector("#or-product").value !== ""`),
+		click("#order button[type=submit]"),
+		until(containsText("#out-order", "201")),
+		click("#query button[type=submit]"),
+		until(containsText("#consistency", "fresh")),
+		until(containsText("#out-query", "Green mug")))
+	shot(t, ctx, "real-orders-caught-up")
 }
 
 // TestRealBlogCommentWithOrangeIsRejected comments "orange" on a new post
@@ -214,29 +303,32 @@ func TestRealBlogCommentWithOrangeIsRejected(t *testing.T) {
 	shot(t, ctx, "real-blog")
 }
 
-// TestRealDeadLetterRedriven puts a dead letter of shop-query in the DLQ
-// as the bus does, and redrives it from the page.
-func TestRealDeadLetterRedriven(t *testing.T) {
+// TestRealDeadLetterRedrivenIsAppliedInItsJourney: a product the query's
+// consumer cannot apply (a bug) is dead-lettered after its attempts; once
+// the bug is fixed, the operator redrives it from the page, and its journey
+// shows the query applied it.
+func TestRealDeadLetterRedrivenIsAppliedInItsJourney(t *testing.T) {
 	sys := startRealDashboard(t)
-	env, err := event.New("/shop/orders", "shop.order.created.v1", "77", 1, map[string]int{"id": 77, "userId": 1, "productId": 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := env.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sys.nats.Bus.PublishHeader(context.Background(), "dlq.shop-query", "dlq/"+env.ID, map[string]string{
-		jetstream.HeaderConsumer: "shop-query", jetstream.HeaderStream: shop.Stream,
-		jetstream.HeaderSequence: "1", jetstream.HeaderSubject: "shop.order.created",
-		jetstream.HeaderMsgID: env.ID, jetstream.HeaderError: "query: unknown product 1", jetstream.HeaderAttempts: "3",
-		jetstream.HeaderFailedAt: time.Now().UTC().Format(time.RFC3339Nano),
-	}, data); err != nil {
-		t.Fatal(err)
-	}
+	sys.curse.Store(true)
 	ctx := newBrowser(t, 1280, 800)
-	do(t, ctx, "open the dead letters", chromedp.Navigate(sys.url+"/#/dlq"))
+	do(t, ctx, "open the storefront", chromedp.Navigate(sys.url+"/#/shop"))
 	sys.signIn(t, ctx)
+	do(t, ctx, "add a product the query cannot apply",
+		chromedp.SetValue(chromedp.CSS("#pr-title"), cursed+" teapot"),
+		click("#product button[type=submit]"),
+		until(containsText("#out-product", "201")))
+	testenv.Eventually(t, 20*time.Second, func() error {
+		dls, err := sys.nats.Bus.DeadLetters(context.Background(), "shop-query")
+		if err != nil || len(dls) != 1 {
+			return fmt.Errorf("%d dead letters of shop-query (%v)", len(dls), err)
+		}
+		return nil
+	})
+	do(t, ctx, "see it in the dead letters with its error",
+		chromedp.Navigate(sys.url+"/#/dlq"),
+		visible(`input[data-consumer="shop-query"]`),
+		until(containsText("#dlq-list", "it is "+cursed)))
+	sys.curse.Store(false) // the fix
 	do(t, ctx, "redrive it",
 		click(`input[data-consumer="shop-query"]`),
 		click("#dlq-redrive"),
@@ -246,4 +338,49 @@ func TestRealDeadLetterRedriven(t *testing.T) {
 		until(containsText("#dlq-result", "Gave 1 event back to shop-query")),
 		until(containsText("#dlq-list", "No dead letters")))
 	shot(t, ctx, "real-dlq-redriven")
+	do(t, ctx, "follow it to the query, applied",
+		click(`#dlq-result a[href^="#/event/"]`),
+		visible(`.journey li.consumer[data-consumer="shop-query"][data-outcome="applied"]`))
+	shot(t, ctx, "real-dlq-journey")
+}
+
+// TestRealPushSubscriberDownIsShownRetrying: the gateway pushes the blog's
+// events to a subscriber whose port refuses connections; the topology
+// shows its subscription's consumer retrying, with the error, until the
+// subscriber listens and takes the events.
+func TestRealPushSubscriberDownIsShownRetrying(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	sys := startRealDashboard(t, func(o *realOptions) { o.push = []string{"http://" + addr + "/events"} })
+	ctx := newBrowser(t, 1280, 800)
+	failing := `#svc-gateway tr.failing[data-failing^="` + gateway.ConsumerPrefix + `"]`
+	do(t, ctx, "create a post the gateway pushes",
+		chromedp.Navigate(sys.url+"/#/blog"),
+		click("#post button[type=submit]"),
+		until(containsText("#out-post", "201")))
+	do(t, ctx, "see the subscription retrying on the topology",
+		chromedp.Navigate(sys.url+"/#/"),
+		visible(failing),
+		until(containsText(failing, "retrying")),
+		until(containsText(failing, "refused")),
+		visible(`svg line.edge.consume.failing`))
+	shot(t, ctx, "real-topology-push-retrying")
+	var got atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) })}
+	var ln2 net.Listener
+	testenv.Eventually(t, 10*time.Second, func() error {
+		ln2, err = net.Listen("tcp", addr)
+		return err
+	})
+	go srv.Serve(ln2)
+	t.Cleanup(func() { srv.Close() })
+	do(t, ctx, "see it settle once the subscriber listens",
+		until(fmt.Sprintf(`!document.querySelector(%q)`, failing)))
+	if got.Load() == 0 {
+		t.Fatal("the subscriber received nothing")
+	}
 }

@@ -42,8 +42,12 @@ function append(el, kids) {
   }
 }
 
-// ---------- tokens ----------
+// ---------- tokens, and the storefront's last steps ----------
 export const store = {
+  // step is what a storefront step left for the next (the last product's
+  // id, the order's consistency token), kept across pages.
+  get step() { try { return JSON.parse(sessionStorage.getItem("herald.step") || "{}"); } catch { return {}; } },
+  set step(v) { sessionStorage.setItem("herald.step", JSON.stringify(v || {})); },
   get operator() { return sessionStorage.getItem("herald.operator") || ""; },
   set operator(v) { v ? sessionStorage.setItem("herald.operator", v) : sessionStorage.removeItem("herald.operator"); },
   get user() { try { return JSON.parse(sessionStorage.getItem("herald.user") || "null"); } catch { return null; } },

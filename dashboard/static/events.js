@@ -52,6 +52,12 @@ export async function pageEvents(main) {
       h("button", { type: "button", disabled: !evState.pages.length, onclick: () => { evState.before = evState.pages.pop() || ""; load(); } }, "← Newer"),
       h("button", { type: "button", disabled: !evState.before, onclick: () => { evState.before = ""; evState.pages = []; load(); } }, "Newest"),
       h("button", { type: "button", id: "older", disabled: !d.next, onclick: () => { evState.pages.push(evState.before); evState.before = String(d.next); load(); } }, "Older →"));
+    if (!evs.length && d.next) {
+      // A filter the bus cannot apply (the entity) is searched a bounded
+      // stretch of the stream per request; say so, and offer the next one.
+      list.replaceChildren(h("p", { id: "no-match-yet" }, `No events match from ${evState.before ? "seq " + (Number(evState.before) - 1) : "the newest"} back to seq ${d.next}. Each search reads a bounded stretch of the stream: choose “Older →” to search further back.`), nav);
+      return;
+    }
     if (!evs.length) { list.replaceChildren(h("p", {}, "No events match."), nav); return; }
     list.replaceChildren(
       h("p", { class: "muted" }, `${evState.stream}: showing seq ${evs[0].seq} to ${evs[evs.length - 1].seq}`),

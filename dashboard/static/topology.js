@@ -2,8 +2,15 @@
 // its stream, a card per service with its numbers, and the operator's
 // Stop/Start buttons.
 
-import { $, h, s, api, operatorToken, hideAlert, showError, announce, fmtRate, fmtSecs, plural, onLeave, focusHeading } from "./core.js";
+import { $, h, s, api, operatorToken, hideAlert, showError, announce, fmtRate, fmtSecs, fmtDateTime, plural, onLeave, focusHeading } from "./core.js";
 import { live, topology } from "./live.js";
+
+// stateOf says whether a service is up, stopped (from the dashboard) or
+// down.
+export function stateOf(svc) {
+  if (svc.up) return "up";
+  return svc.controllable && svc.running === false ? "stopped" : "down";
+}
 
 export function pageTopology(main) {
   main.append(
@@ -103,7 +110,8 @@ function graphSVG(app) {
       if (cons) {
         const ay = pubs ? cy + 9 : cy;
         const rate = svc.consumes.reduce((a, c) => a + (c.eventsPerSecond || 0), 0);
-        svg.append(s("line", { x1: streamEdge, y1: ay, x2: boxEdge, y2: ay, class: "edge consume" + (svc.up ? "" : " stalled"), "marker-end": marker },
+        const failing = svc.consumes.some((c) => c.failing);
+        svg.append(s("line", { x1: streamEdge, y1: ay, x2: boxEdge, y2: ay, class: "edge consume" + (svc.up ? "" : " stalled") + (failing ? " failing" : ""), "marker-end": marker },
           s("title", {}, `${svc.name} consumes ${svc.consumes.map((c) => c.durable).join(", ")}`)));
         if (!narrow) {
           const mx = (boxEdge + streamEdge) / 2;
@@ -133,18 +141,15 @@ function storeShort(svc) {
   const name = m[2].split("?")[0].replace(/\/+$/, "").split("/").pop();
   return name ? `${m[1]} · ${name}` : m[1];
 }
-function stateOf(svc) {
-  if (svc.up) return "up";
-  return svc.controllable && svc.running === false ? "stopped" : "down";
-}
 function clip(text, max) { return text.length > max ? text.slice(0, max - 1) + "…" : text; }
 
 function serviceBox(svc, x, y, w, bh, narrow) {
-  const cls = "svc " + (svc.up ? "up" : "down");
+  const failing = svc.up && (svc.consumes || []).some((c) => c.failing);
+  const cls = "svc " + (svc.up ? "up" : "down") + (failing ? " failing" : "");
   const g = s("g", { class: cls, "data-service": svc.name });
   g.append(s("rect", { x, y, width: w, height: bh, rx: 8 }));
   g.append(s("text", { x: x + 12, y: y + 20, class: "svc-name" }, svc.name));
-  g.append(s("text", { x: x + w - 12, y: y + 20, class: "svc-state", "text-anchor": "end" }, { up: "● up", stopped: "■ stopped", down: "✕ down" }[stateOf(svc)]));
+  g.append(s("text", { x: x + w - 12, y: y + 20, class: "svc-state", "text-anchor": "end" }, failing ? "⟳ up, retrying" : { up: "● up", stopped: "■ stopped", down: "✕ down" }[stateOf(svc)]));
   // the database: a small cylinder and its kind
   const dx = x + 14, dy = y + 28;
   g.append(s("path", { class: "db", d: `M${dx},${dy + 2} a6,2.5 0 0,0 12,0 a6,2.5 0 0,0 -12,0 v9 a6,2.5 0 0,0 12,0 v-9` }));
@@ -157,7 +162,7 @@ function serviceBox(svc, x, y, w, bh, narrow) {
     t.append(s("tspan", {}, name + "  "));
     t.append(s("tspan", {}, `${fmtRate(c.eventsPerSecond)}/s lag ${fmtSecs(c.lagSeconds)} pend ${c.pending || 0}`));
     t.append(s("tspan", { class: c.deadLettered ? "dlq-bad" : "" }, ` DLQ ${c.deadLettered || 0}`));
-    t.append(s("title", {}, `${c.durable}: ${fmtRate(c.eventsPerSecond)} events/s, ${fmtSecs(c.lagSeconds)} behind, ${c.pending || 0} pending, ${c.ackPending || 0} in progress, ${c.deadLettered || 0} dead-lettered`));
+    t.append(s("title", {}, `${c.durable}: ${fmtRate(c.eventsPerSecond)} events/s, ${fmtSecs(c.lagSeconds)} behind, ${c.pending || 0} pending, ${c.ackPending || 0} in progress, ${c.deadLettered || 0} dead-lettered` + (c.failing ? `; failing since ${fmtDateTime(c.failing.since)}: ${c.failing.error}` : "")));
     g.append(t);
     ly += 16;
   }
@@ -198,31 +203,51 @@ function drawCards(root, app) {
     const cons = (svc.consumes || []).length ? h("table", { class: "mini" },
       h("caption", { class: "visually-hidden" }, svc.name + " consumers"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Consumer"), h("th", { scope: "col" }, "ev/s"), h("th", { scope: "col" }, "Lag"), h("th", { scope: "col" }, "Pending"), h("th", { scope: "col" }, "DLQ"))),
-      h("tbody", {}, svc.consumes.map((c) => h("tr", {},
+      h("tbody", {}, svc.consumes.map((c) => [h("tr", { "data-consumer": c.durable },
         h("th", { scope: "row", title: c.error || null }, c.durable, c.error ? " ⚠" : ""),
         h("td", {}, fmtRate(c.eventsPerSecond)),
         h("td", {}, fmtSecs(c.lagSeconds)),
         h("td", {}, String(c.pending || 0)),
-        h("td", {}, c.deadLettered ? h("a", { href: "#/dlq", class: "dlq-bad" }, String(c.deadLettered)) : "0"))))) : null;
+        h("td", {}, c.deadLettered ? h("a", { href: "#/dlq", class: "dlq-bad" }, String(c.deadLettered)) : "0")),
+        c.failing ? h("tr", { class: "failing", "data-failing": c.durable }, h("td", { colspan: 5 }, failingText(c.failing))) : null]))) : null;
     $(".facts", card).replaceChildren(facts, cons || "");
     const actions = $(".card-actions", card);
     if (svc.controllable) {
-      let btn = $("button", actions);
-      if (!btn) {
-        btn = h("button", { type: "button", onclick: () => toggleService(btn) });
-        actions.append(btn);
-      }
-      if (!btn.disabled) {
-        const running = svc.running !== false;
-        btn.dataset.action = running ? "stop" : "start";
-        btn.dataset.service = svc.name;
-        btn.textContent = (running ? "Stop " : "Start ") + svc.name;
-        btn.className = running ? "danger" : "primary";
-      }
+      const btn = $("button", actions);
+      if (btn) updateButton(btn, svc); else actions.append(serviceButton(svc));
     } else {
       actions.replaceChildren();
     }
   }
+}
+
+// failingText says what a failing consumer retries, since when and why.
+function failingText(f) {
+  const last = f.attempt >= f.maxDeliver;
+  return [h("span", { class: "badge badge-" + (last ? "dead-lettered" : "retrying") }, last ? "dead-lettered" : "retrying"), " ",
+    `${f.subject} #${f.sequence}, attempt ${f.attempt} of ${f.maxDeliver}, failing since ${fmtDateTime(f.since)}: `,
+    h("span", { class: "error" }, f.error),
+    f.event ? [" ", h("a", { href: "#/event/" + encodeURIComponent(f.event) }, "journey")] : null];
+}
+
+// serviceButton returns the Stop or Start button of a service the
+// dashboard controls (herald up), kept up to date by updateButton.
+export function serviceButton(svc) {
+  const btn = h("button", { type: "button" });
+  btn.addEventListener("click", () => toggleService(btn));
+  updateButton(btn, svc);
+  return btn;
+}
+
+// updateButton makes btn stop a running service or start a stopped one,
+// unless it is busy doing one of them.
+export function updateButton(btn, svc) {
+  if (btn.disabled) return;
+  const running = svc.running !== false;
+  btn.dataset.action = running ? "stop" : "start";
+  btn.dataset.service = svc.name;
+  btn.textContent = (running ? "Stop " : "Start ") + svc.name;
+  btn.className = running ? "danger" : "primary";
 }
 
 async function toggleService(btn) {

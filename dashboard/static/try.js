@@ -3,6 +3,39 @@
 // shows the call and its answer.
 
 import { $, h, fill, store, api, operatorToken, announce, badge, onLeave, focusHeading } from "./core.js";
+import { live, topology } from "./live.js";
+import { stateOf, serviceButton, updateButton } from "./topology.js";
+
+// servicesStrip shows app's services, live, each with its state and (in
+// herald up) its Stop/Start button: stop one and try the steps again.
+function servicesStrip(app) {
+  const list = h("ul", { class: "strip-list" });
+  const strip = h("section", { id: "services-strip", class: "strip", "aria-label": "The " + app + "'s services" },
+    h("span", { class: "muted small" }, "Services:"), list);
+  const draw = (t) => {
+    const a = (t.apps || []).find((x) => x.name === app);
+    if (!a) return;
+    for (const svc of a.services || []) {
+      let li = list.querySelector(`li[data-service="${CSS.escape(svc.name)}"]`);
+      if (!li) {
+        li = h("li", { "data-service": svc.name }, h("span", { class: "badge" }), " ");
+        if (svc.controllable) li.append(serviceButton(svc));
+        list.append(li);
+      }
+      const st = stateOf(svc);
+      li.dataset.state = st;
+      const b = li.querySelector(".badge");
+      b.textContent = svc.name + " " + st;
+      b.className = "badge " + (svc.up ? "badge-applied" : "badge-dead-lettered");
+      const btn = li.querySelector("button");
+      if (btn) updateButton(btn, svc);
+    }
+  };
+  live.listeners.add(draw);
+  onLeave(() => live.listeners.delete(draw));
+  topology().then(draw).catch(() => {});
+  return strip;
+}
 
 // ---------- the steps' forms ----------
 function field(id, label, attrs) {
@@ -42,7 +75,10 @@ export function pageShop(main) {
     fill(sess, u ? ["Signed in as user ", h("strong", {}, String(u.userId)), u.email ? ` (${u.email})` : "", " ", h("button", { type: "button", class: "link", onclick: () => { store.user = null; showSess(); } }, "sign out")] : "Not signed in as a shop user.");
   };
   showSess();
-  let lastToken = "";
+  // The order's token and the product to order outlive a visit to another
+  // page (stop a service on the topology, come back, ask the query).
+  let lastToken = store.step.token || "";
+  const remember = (k, v) => { store.step = Object.assign(store.step, { [k]: v }); };
   const stamp = Date.now().toString(36);
 
   const o1 = output("out-signup"), o2 = output("out-signin"), o3 = output("out-product"), o4 = output("out-order"), o5 = output("out-query");
@@ -75,10 +111,10 @@ export function pageShop(main) {
       try {
         const r = await api("POST", path, { title: fd.get("pr-title"), image: fd.get("pr-image") }, { token });
         showCall(o3, "POST", path, r);
-        if (r.data && r.data.id) $("#or-product").value = r.data.id;
+        if (r.data && r.data.id) { $("#or-product").value = r.data.id; remember("productId", r.data.id); }
       } catch (e) { showFail(o3, "POST", path, e); }
     });
-  const order = formOf("order", [field("or-product", "Product id", { type: "number", min: 1, inputmode: "numeric" })], "Order it",
+  const order = formOf("order", [field("or-product", "Product id", { type: "number", min: 1, inputmode: "numeric", value: store.step.productId || null })], "Order it",
     async (fd) => {
       const path = "/api/proxy/orders/orders";
       const u = store.user;
@@ -86,6 +122,7 @@ export function pageShop(main) {
       try {
         const r = await api("POST", path, { userId: u.userId, productId: Number(fd.get("or-product")) }, { token: u.token });
         lastToken = r.headers.get("Herald-Token") || "";
+        remember("token", lastToken);
         const evid = (r.headers.get("Herald-Event-Id") || "").split(",")[0].trim();
         showCall(o4, "POST", path, r, h("dl", { class: "headers" },
           h("dt", {}, "Herald-Token"), h("dd", {}, h("code", { id: "herald-token" }, lastToken || "(none)")),
@@ -108,7 +145,8 @@ export function pageShop(main) {
       } catch (e) { showFail(o5, "GET", path, e); }
     });
   main.append(h("h1", {}, "Try the shop"),
-    h("p", { class: "lead" }, "Each step calls one service through the dashboard. The order's answer carries a consistency token; the query service, which has its own database, answers with it once it has applied the order. Stop a service on the ", h("a", { href: "#/" }, "topology"), " and the query still answers."),
+    h("p", { class: "lead" }, "Each step calls one service through the dashboard. The order's answer carries a consistency token; the query service, which has its own database, answers with it once it has applied the order. Stop a service below (or on the ", h("a", { href: "#/" }, "topology"), ") and the query still answers; start it and it catches up."),
+    servicesStrip("shop"),
     sess,
     h("div", { class: "steps" },
       stepCard(1, "Sign up", "users: POST /users", signup, o1),
@@ -144,6 +182,7 @@ export function pageBlog(main) {
   const viewState = h("p", { class: "muted small", id: "blog-view-state" });
   main.append(h("h1", {}, "Try the blog"),
     h("p", { class: "lead" }, "Comments start pending. The moderation service reads each comment event, decides (it rejects comments that mention “orange”), and publishes its decision; the blog's query service applies it. The list below is the query's answer, read every second."),
+    servicesStrip("blog"),
     h("div", { class: "blog-grid" },
       h("div", { class: "steps" },
         stepCard(1, "Create a post", "posts: POST /posts", post, o1),
