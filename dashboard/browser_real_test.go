@@ -26,6 +26,7 @@ import (
 	"github.com/heraldev/herald/dashboard"
 	"github.com/heraldev/herald/gateway"
 	"github.com/heraldev/herald/internal/testenv"
+	"github.com/heraldev/herald/observe"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
 )
@@ -80,6 +81,12 @@ func startRealDashboard(t *testing.T, opts ...func(*realOptions)) *realSystem {
 		return v
 	}
 	n := testenv.NewNATS(t, filepath.Join(dir, "nats"))
+	// Traced as herald up traces: spans in an in-memory ring.
+	tracing, err := observe.New(context.Background(), observe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tracing.Shutdown(context.Background()) })
 	sys := &realSystem{operator: operator, nats: n}
 	cat := catalogue.Catalogue{shop.App(), blog.App(blog.Options{Gateway: gateway.Config{
 		Push: o.push, Timeout: 2 * time.Second, MaxDeliver: 1000, Backoff: []time.Duration{50 * time.Millisecond},
@@ -100,7 +107,7 @@ func startRealDashboard(t *testing.T, opts ...func(*realOptions)) *realSystem {
 	defer cancel()
 	sys.running, err = catalogue.Start(ctx, n.Bus, targets, func(tg catalogue.Target) service.Config {
 		cfg := service.Config{DataDir: dir, Addr: "127.0.0.1:0", MaxDeliver: 3, Backoff: []time.Duration{20 * time.Millisecond},
-			AckWait: 5 * time.Second, Auth: verifier()}
+			AckWait: 5 * time.Second, Auth: verifier(), Tracing: tracing}
 		switch tg.Service.Name {
 		case "users":
 			cfg.Issuer = issuer
@@ -340,7 +347,10 @@ func TestRealDeadLetterRedrivenIsAppliedInItsJourney(t *testing.T) {
 	shot(t, ctx, "real-dlq-redriven")
 	do(t, ctx, "follow it to the query, applied",
 		click(`#dlq-result a[href^="#/event/"]`),
-		visible(`.journey li.consumer[data-consumer="shop-query"][data-outcome="applied"]`))
+		visible(`.journey li.consumer[data-consumer="shop-query"][data-outcome="applied"]`),
+		until(containsText(`.journey li.consumer[data-consumer="shop-query"] .redriven`, "dead-lettered after 3 attempts")),
+		until(containsText(`.journey li.consumer[data-consumer="shop-query"] .redriven`, "it is "+cursed)),
+		visible(`.waterfall`))
 	shot(t, ctx, "real-dlq-journey")
 }
 

@@ -106,6 +106,12 @@ type Consumer struct {
 	Waiting  uint64 `json:"waiting,omitempty"`
 	// DLQSeq is the event's position in the DLQ (for herald dlq redrive).
 	DLQSeq uint64 `json:"dlqSeq,omitempty"`
+	// Redriven says the spans show the event dead-lettered after
+	// DeadAttempts attempts (DeadError the last one's error) before it was
+	// redriven and applied.
+	Redriven     bool   `json:"redriven,omitempty"`
+	DeadAttempts int    `json:"deadAttempts,omitempty"`
+	DeadError    string `json:"deadError,omitempty"`
 	Note   string `json:"note,omitempty"`
 }
 
@@ -311,7 +317,7 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 		}
 	}
 	// What the spans say: the first success, the duplicates after it, the
-	// last failure.
+	// last failure, and a dead letter before the success (a redrive).
 	var ok *observe.Span
 	for i, s := range spans {
 		n, _ := strconv.Atoi(s.Attr(string(observe.AttrAttempt)))
@@ -320,12 +326,21 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 		case observe.OutcomeApplied, observe.OutcomeDelivered:
 			if ok == nil {
 				ok = &spans[i]
+				step.Redriven = step.DeadAttempts > 0
 			}
 		case observe.OutcomeDuplicate:
 			step.Duplicates++
-		case observe.OutcomeRetried, observe.OutcomeDeadLettered:
+		case observe.OutcomeDeadLettered:
+			if ok == nil {
+				step.DeadAttempts, step.DeadError = n, s.Error
+			}
+			step.Error = s.Error
+		case observe.OutcomeRetried:
 			step.Error = s.Error
 		}
+	}
+	if !step.Redriven {
+		step.DeadAttempts, step.DeadError = 0, ""
 	}
 	dead, err := src.Bus.DeadLetters(ctx, name)
 	if err != nil {

@@ -102,6 +102,9 @@ func detail(c Consumer) string {
 	case Retrying:
 		parts = append(parts, fmt.Sprintf("attempt %d failed: %s", c.Attempt, firstLine(c.Error, 100)))
 	}
+	if c.Redriven {
+		parts = append(parts, fmt.Sprintf("redriven after %d attempts dead-lettered it (%s)", c.DeadAttempts, firstLine(c.DeadError, 100)))
+	}
 	switch {
 	case c.Duplicates == 1:
 		parts = append(parts, "1 duplicate delivery skipped")

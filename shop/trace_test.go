@@ -241,10 +241,10 @@ func TestTraceShowsRetryDuplicateAndDeadLetter(t *testing.T) {
 	}
 	defer tr.Shutdown(context.Background())
 	e := newEnv(t)
-	var fixed atomic.Bool
+	var fixed, cured atomic.Bool
 	failing := func(h bus.Handler) bus.Handler {
 		return func(ctx context.Context, m bus.Message) error {
-			if bytes.Contains(m.Data, []byte("poison")) || bytes.Contains(m.Data, []byte("flaky")) && !fixed.Load() {
+			if bytes.Contains(m.Data, []byte("poison")) && !cured.Load() || bytes.Contains(m.Data, []byte("flaky")) && !fixed.Load() {
 				return fmt.Errorf("injected failure")
 			}
 			return h(ctx, m)
@@ -382,6 +382,21 @@ func TestTraceShowsRetryDuplicateAndDeadLetter(t *testing.T) {
 	if step.Attempt != 5 || !strings.Contains(step.Error, "injected failure") || step.DLQSeq == 0 ||
 		!strings.Contains(text, "dead-lettered") || !strings.Contains(text, fmt.Sprintf("herald dlq show %d", step.DLQSeq)) {
 		t.Errorf("a poison event's journey: %+v\n%s", step, text)
+	}
+
+	// Cured and redriven: applied, and the journey says it was redriven
+	// after the attempts that dead-lettered it.
+	cured.Store(true)
+	if err := e.bus.Redrive(context.Background(), step.DLQSeq); err != nil {
+		t.Fatal(err)
+	}
+	_, step, text = waitStep(poison, journey.Applied)
+	if !step.Redriven || step.DeadAttempts != 5 || !strings.Contains(step.DeadError, "injected failure") ||
+		!strings.Contains(text, "redriven after 5 attempts dead-lettered it (") {
+		t.Errorf("a redriven event's journey: %+v\n%s", step, text)
+	}
+	if _, flakyStep, _ := waitStep(flaky, journey.Applied); flakyStep.Redriven {
+		t.Errorf("an event that was retried, never dead-lettered, shows as redriven: %+v", flakyStep)
 	}
 }
 
