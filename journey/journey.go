@@ -112,7 +112,7 @@ type Consumer struct {
 	Redriven     bool   `json:"redriven,omitempty"`
 	DeadAttempts int    `json:"deadAttempts,omitempty"`
 	DeadError    string `json:"deadError,omitempty"`
-	Note   string `json:"note,omitempty"`
+	Note         string `json:"note,omitempty"`
 }
 
 // Sources are where a journey's facts are read.
