@@ -33,24 +33,12 @@ import (
 // on polling. Starting it, and checking it serves, happens between rounds,
 // never during one.
 func runDashboard(ctx context.Context, e *env) error {
-	data, err := e.shopData(ctx, "data")
+	rig, err := e.readRig(ctx)
 	if err != nil {
 		return err
 	}
-	bus, _, err := e.startBus(ctx, "bus", false)
-	if err != nil {
-		return err
-	}
-	q, err := e.serve(ctx, "query", bus.URL("bus"), data)
-	if err != nil {
-		return err
-	}
-	qURL := q.URL("query")
-	answers := e.answers()
-	if err := checkAnswers(ctx, qURL, e.adminToken(), answers); err != nil {
-		return fmt.Errorf("herald query: %w", err)
-	}
-	reads := e.userProducts(qURL, answers)
+	bus, qURL := rig.bus, rig.query.URL("query")
+	reads := e.userProducts(qURL, rig.answers)
 
 	// A dashboard that cannot see the query would measure nothing: fail
 	// here, before any round.

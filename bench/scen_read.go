@@ -20,22 +20,11 @@ import (
 // password to sign in with), which Herald's query verifies and the
 // handler ignores.
 func runRead(ctx context.Context, e *env) error {
-	data, err := e.shopData(ctx, "data")
+	rig, err := e.readRig(ctx)
 	if err != nil {
 		return err
 	}
-	bus, _, err := e.startBus(ctx, "bus", false)
-	if err != nil {
-		return err
-	}
-	q, err := e.serve(ctx, "query", bus.URL("bus"), data)
-	if err != nil {
-		return err
-	}
-	answers := e.answers()
-	if err := checkAnswers(ctx, q.URL("query"), e.adminToken(), answers); err != nil {
-		return fmt.Errorf("herald query: %w", err)
-	}
+	q, answers := rig.query, rig.answers
 	size := e.data.MeanAnswerSize()
 	fixed, err := e.anchor(ctx, "fixed", "--size", strconv.Itoa(size))
 	if err != nil {
@@ -55,6 +44,33 @@ func runRead(ctx context.Context, e *env) error {
 	return e.alternate(ctx, c,
 		e.httpSide("read", "herald query", q.URL("query"), "query", e.userProducts(q.URL("query"), answers)),
 		e.httpSide("read", "fixed-body net/http handler", "", "", fixedRequest(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)))
+}
+
+// readRig is what the read scenarios read from: a herald bus, a herald
+// serve query on the seeded shop data, and the answer each user must get.
+type readRig struct {
+	bus, query *proc
+	answers    [][]byte
+}
+
+// readRig starts a readRig and checks that the query answers right.
+func (e *env) readRig(ctx context.Context) (readRig, error) {
+	var r readRig
+	data, err := e.shopData(ctx, "data")
+	if err != nil {
+		return r, err
+	}
+	if r.bus, _, err = e.startBus(ctx, "bus", false); err != nil {
+		return r, err
+	}
+	if r.query, err = e.serve(ctx, "query", r.bus.URL("bus"), data); err != nil {
+		return r, err
+	}
+	r.answers = e.answers()
+	if err := checkAnswers(ctx, r.query.URL("query"), e.adminToken(), r.answers); err != nil {
+		return r, fmt.Errorf("herald query: %w", err)
+	}
+	return r, nil
 }
 
 // httpSide is a side that runs an HTTP load of req per round, fetching a
