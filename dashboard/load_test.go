@@ -121,7 +121,9 @@ func buildLoad() error {
 		buf = append(buf, `","datacontenttype":"application/json","data":{"n":`...)
 		buf = append(buf, n...)
 		buf = append(buf, `},"entityversion":1}`...)
-		if _, err := js.PublishAsync(event.Subject(typ), buf); err != nil {
+		// A full window waits for acknowledgements; under -race on a busy
+		// machine that can take longer than the default 200 ms stall.
+		if _, err := js.PublishAsync(event.Subject(typ), buf, natsjs.WithStallWait(time.Minute)); err != nil {
 			return fmt.Errorf("publish event %d: %w", i, err)
 		}
 	}
