@@ -152,12 +152,24 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 	if desc.ReadModel {
 		replica = cfg.Replica
 	}
-	db, err := cfg.OpenDB(ctx, cfg.Name(app.Base(desc), desc.ReadModel), desc.Migrations)
+	dsn := cfg.DSN(cfg.Name(app.Base(desc), desc.ReadModel))
+	if desc.ReadModel && !store.IsPostgresURL(dsn) {
+		if dsn, err = generation(dsn, cfg.Generation); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	db, err := store.Open(ctx, dsn, desc.Migrations)
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}
+	if desc.ReadModel {
+		if err := recordProjection(ctx, db, desc); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	g := s.UseDB(db)
-	s.App, s.Store = app.Name, store.Describe(cfg.DSN(cfg.Name(app.Base(desc), desc.ReadModel)))
+	s.App, s.Store = app.Name, store.Describe(dsn)
 	rt := &Runtime{App: app, Desc: desc, Module: s, Log: s.Log, DB: db, Bus: deps.Bus, Replica: replica, Issuer: cfg.Issuer}
 	if desc.Writes() {
 		s.Relay = outbox.NewRelay(g, pub, s.Log)
@@ -183,6 +195,36 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 		w.Write(asyncapi)
 	})
 	return s, nil
+}
+
+// generation returns the database file of generation n of the read model
+// whose first generation is first: the live one if n is 0.
+func generation(first string, n int) (string, error) {
+	g := store.GenerationsOf(first)
+	if n == 0 {
+		live, err := g.Live()
+		if err != nil {
+			return "", err
+		}
+		n = live
+	}
+	return g.Path(n), nil
+}
+
+// recordProjection records, in a read model's database that no consumer
+// has fed yet, the version of the projection that will build it: a new
+// generation starts out current. A database fed before generations
+// existed keeps recording nothing, which Running reads as version 1.
+func recordProjection(ctx context.Context, db *sql.DB, desc Service) error {
+	p, err := store.ReadProgress(ctx, db)
+	if err != nil || p.Projection != 0 {
+		return err
+	}
+	fed, err := store.FedBy(ctx, db)
+	if err != nil || fed {
+		return err
+	}
+	return store.WriteProgress(ctx, db, store.Progress{Projection: desc.ProjectionVersion()})
 }
 
 // consumers gives s a consumer for each one its descriptor declares, with

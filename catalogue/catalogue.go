@@ -67,6 +67,12 @@ type Service struct {
 	// local to each replica (--replica), built from the stream's history
 	// when new, never a shared database.
 	ReadModel bool
+	// Projection is the version of a read model's projection: what its
+	// tables hold and how events fold into them. Raise it when that
+	// changes; at its next start the service rebuilds its read model from
+	// the stream into a new generation beside the live one, serving the
+	// old one meanwhile (see Running). 0 means 1.
+	Projection int
 	// CORS lets browser pages from any origin call the service.
 	CORS bool
 	// Check, if set, reports a setting the service cannot run with (a
@@ -311,3 +317,7 @@ func SubjectMatches(pattern, subject string) bool {
 	}
 	return len(ps) == len(ss)
 }
+
+// ProjectionVersion returns the version of s's projection: Projection, or
+// 1 if it is not set.
+func (s Service) ProjectionVersion() int { return max(s.Projection, 1) }

@@ -22,6 +22,9 @@ type Running struct {
 	buses     []*jetstream.Bus // buses[i] is Services[i]'s
 	stopped   []bool
 	configure func(Target) service.Config
+	models    map[string]*readModel // the read models' generations, by service
+	bg        sync.WaitGroup        // old generations stopping, rebuilds at start
+	cancel    context.CancelFunc    // of the rebuilds at start
 }
 
 // Start runs targets on b: it checks their apps (Catalogue.Check), creates or updates the stream of each app
@@ -85,12 +88,28 @@ func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure 
 			return fail(err)
 		}
 	}
+	r.configure = configure
+	r.models = map[string]*readModel{}
 	for i, s := range r.Services {
+		if m := r.readModelOf(r.Targets[i], configure(r.Targets[i])); m != nil {
+			if err := m.removeStale(); err != nil {
+				return fail(fmt.Errorf("%s: %w", s.Name, err))
+			}
+			r.models[s.Name], s.Generations = m, m
+		}
 		if err := s.Start(ctx, buses[i]); err != nil {
 			return fail(err)
 		}
 	}
-	r.configure = configure
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel = cancel
+	for _, m := range r.models {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			m.rebuildIfChanged(bctx)
+		}()
+	}
 	return r, nil
 }
 
@@ -99,6 +118,9 @@ func StartAs(ctx context.Context, b *jetstream.Bus, targets []Target, configure 
 // its place so StartService can start it again; the rest run on. Stopping
 // a stopped service does nothing.
 func (r *Running) StopService(ctx context.Context, name string) error {
+	if m := r.models[name]; m != nil {
+		m.forgetPause() // a stopped service's consumers do not resume by themselves
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i := r.index(name)
@@ -132,6 +154,9 @@ func (r *Running) StartService(ctx context.Context, name string) error {
 	s, err := Build(ctx, t.App, t.Service.Name, cfg, Deps{Bus: r.buses[i]})
 	if err != nil {
 		return err
+	}
+	if m := r.models[name]; m != nil {
+		s.Generations = m
 	}
 	if err := s.Start(ctx, r.buses[i]); err != nil {
 		s.Stop(context.WithoutCancel(ctx))
@@ -175,6 +200,10 @@ func (r *Running) Stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
+	if r.cancel != nil {
+		r.cancel() // a rebuild at start stops where it is; it resumes at the next start
+	}
+	r.bg.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error

@@ -30,10 +30,10 @@ var (
 // token, and the dashboard must not lend its reach to a page without it.
 func refused(p string) bool {
 	switch p {
-	case "/metrics", "/status", "/journey", "/debug":
+	case "/metrics", "/status", "/journey", "/debug", "/generation":
 		return true
 	}
-	return strings.HasPrefix(p, "/debug/")
+	return strings.HasPrefix(p, "/debug/") || strings.HasPrefix(p, "/generation/")
 }
 
 // proxy serves /api/proxy/{service}/{path...} by passing the request to the

@@ -269,7 +269,7 @@ func TestStopAndStartAServiceFromTheDashboard(t *testing.T) {
 func TestProxyRefusesOperatorRoutes(t *testing.T) {
 	sys := newSystem(t, "products")
 	url := serve(t, sys.options())
-	for _, p := range []string{"metrics", "status", "journey?id=x", "debug/pprof/", "debug", "x/../metrics", "metrics/"} {
+	for _, p := range []string{"metrics", "status", "journey?id=x", "debug/pprof/", "debug", "x/../metrics", "metrics/", "generation", "generation/switch"} {
 		t.Run(p, func(t *testing.T) {
 			code, body := call(t, "GET", url+"/api/proxy/products/"+p, "", nil, nil)
 			if code != http.StatusForbidden && code != http.StatusMovedPermanently {

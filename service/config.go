@@ -33,6 +33,10 @@ type Config struct {
 	// event; a new one builds itself from the stream's history. Empty means
 	// the unnamed replica, <base>. Letters, digits, '-' and '_' only.
 	Replica string
+	// Generation picks, for a read model on SQLite, which generation of its
+	// database to open (see store.Generations): 0, the default, opens the
+	// live one; a rebuild opens the one it builds.
+	Generation int
 	// Consumer settings for services that consume; zero values take
 	// bus.Consumer's defaults.
 	MaxDeliver int

@@ -72,6 +72,10 @@ type Service struct {
 	// work of its own, like the gateway's push subscriptions, hooks it here.
 	OnStart func(ctx context.Context, b bus.Bus) error
 	OnStop  func(ctx context.Context) error
+	// Generations, set for a read model by what runs it, switches its
+	// copies for a blue/green rebuild (GET /generation, POST
+	// /generation/pause, /resume, /switch); nil answers 404 there.
+	Generations Generations
 	// MoreConsumers, if set, returns the consumers the service runs besides
 	// Consumers, started by its own work (the gateway's push
 	// subscriptions), so that GET /status and GET /journey show them too.
@@ -104,8 +108,12 @@ type Service struct {
 	bus    bus.Bus    // set by Start
 
 	ln         net.Listener
-	srv        *http.Server
-	subs       []bus.Subscription
+	front      *front          // the listener's server; a handover passes it on
+	gate       *gate           // this service's handler in front
+	handedOver atomic.Bool     // front serves the next generation now
+	consMu     sync.Mutex      // guards subs and lagGauges
+	subs       []subscribed    // the consumers' running subscriptions; none while paused
+	lagGauges  map[string]bool // consumers whose herald_consumer_lag is registered
 	stopRelay  context.CancelFunc
 	relayDone  chan struct{}
 	ready      atomic.Bool
@@ -146,6 +154,8 @@ func New(name string, log *slog.Logger) *Service {
 	s.Mux.HandleFunc("GET /readyz", s.readyz)
 	s.Mux.Handle("GET /status", operator(http.HandlerFunc(s.serveStatus)))
 	s.Mux.Handle("GET /journey", operator(http.HandlerFunc(s.serveJourney)))
+	s.Mux.Handle("GET /generation", operator(http.HandlerFunc(s.serveGeneration)))
+	s.Mux.Handle("POST /generation/{action}", operator(http.HandlerFunc(s.serveGeneration)))
 	s.Mux.Handle("GET /metrics", operator(promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{})))
 	return s
 }
@@ -223,19 +233,19 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_outbox_pending", Help: "Events waiting in the outbox."},
 				func() float64 { n, _ := outbox.Pending(context.Background(), s.DB); return float64(n) }),
 		); err != nil {
-			s.ln.Close()
+			s.closeListener()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
 	s.bus = b
 	if err := s.inspectMetrics(); err != nil {
-		s.ln.Close()
+		s.closeListener()
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	for _, c := range s.Consumers {
 		if err := s.subscribe(ctx, b, c); err != nil {
 			s.stopConsumers(ctx)
-			s.ln.Close()
+			s.closeListener()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
@@ -250,7 +260,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 	if s.OnStart != nil {
 		if err := s.OnStart(ctx, b); err != nil {
 			s.stopBackground(ctx)
-			s.ln.Close()
+			s.closeListener()
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
@@ -268,7 +278,7 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 	limited, err := s.limit(answerWrites(h))
 	if err != nil {
 		s.stopBackground(ctx)
-		s.ln.Close()
+		s.closeListener()
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	h = httpapi.Limits(s.traceHTTP(s.authenticate(limited)), s.Limits.LimitOptions)
@@ -281,22 +291,9 @@ func (s *Service) Start(ctx context.Context, b bus.Bus) error {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	s.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20, // above Limits.MaxHeader, so that its problem+json answers first
-		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.Log.Error("http server stopped", "err", err)
-		}
-	}()
+	s.serve(h)
 	s.ready.Store(true)
-	s.Log.Info("started", "url", s.URL(), "consumers", len(s.subs), "relay", s.Relay != nil, "authorization", s.Auth != nil)
+	s.Log.Info("started", "url", s.URL(), "consumers", len(s.Consumers), "relay", s.Relay != nil, "authorization", s.Auth != nil)
 	return nil
 }
 
@@ -327,12 +324,23 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		}
 		return err
 	}
-	s.subs = append(s.subs, sub)
-	if err := registerAll(s.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	s.consMu.Lock()
+	defer s.consMu.Unlock()
+	s.subs = append(s.subs, subscribed{c.Name, sub})
+	if s.lagGauges == nil {
+		s.lagGauges = map[string]bool{}
+	}
+	if s.lagGauges[c.Name] {
+		// Resumed after a pause: the gauge asks whichever subscription runs.
+	} else if err := registerAll(s.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_consumer_lag", Help: "Events the consumer has not yet acknowledged (-1 if the bus cannot say).", ConstLabels: prometheus.Labels{"consumer": c.Name},
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		sub := s.subscription(c.Name)
+		if sub == nil {
+			return -1 // paused
+		}
 		lag, err := sub.Lag(ctx)
 		if err != nil {
 			return -1
@@ -340,6 +348,8 @@ func (s *Service) subscribe(ctx context.Context, b bus.Bus, c Consumer) error {
 		return float64(lag)
 	})); err != nil {
 		return err
+	} else {
+		s.lagGauges[c.Name] = true
 	}
 	s.watchers.Add(1)
 	go s.reportCatchUp(c.Name, sub)
@@ -427,11 +437,14 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.ready.Store(false)
 		close(s.quit)
 		s.watchers.Wait()
-		if s.srv != nil {
-			if err := s.srv.Shutdown(ctx); err != nil {
+		switch {
+		case s.handedOver.Load():
+			s.gate.close() // the next generation serves; wait for what this one holds
+		case s.front != nil:
+			if err := s.front.srv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s http: %w", s.Name, err))
 			}
-		} else if s.ln != nil {
+		case s.ln != nil:
 			s.ln.Close()
 		}
 		if s.OnStop != nil {
@@ -471,12 +484,34 @@ func (s *Service) stopBackground(ctx context.Context) error {
 }
 
 func (s *Service) stopConsumers(ctx context.Context) error {
+	s.consMu.Lock()
+	subs := s.subs
+	s.subs = nil
+	s.consMu.Unlock()
 	var errs []error
-	for _, sub := range s.subs {
-		if err := sub.Stop(ctx); err != nil {
+	for _, r := range subs {
+		if err := r.sub.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	s.subs = nil
 	return errors.Join(errs...)
+}
+
+// subscribed is a consumer's running subscription.
+type subscribed struct {
+	name string
+	sub  bus.Subscription
+}
+
+// subscription returns the running subscription of the consumer called
+// name, or nil if it does not run (paused, or stopped).
+func (s *Service) subscription(name string) bus.Subscription {
+	s.consMu.Lock()
+	defer s.consMu.Unlock()
+	for _, r := range s.subs {
+		if r.name == name {
+			return r.sub
+		}
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ type cli struct {
 	DLQ        dlqCmd        `cmd:"" name:"dlq" help:"List, show, redrive or discard dead-lettered events of a running system."`
 	Trace      traceCmd      `cmd:"" help:"Show where one event went (by event id or trace id): its commit, its publish, and each consumer's outcome, with its trace."`
 	Status     statusCmd     `cmd:"" help:"Show every running service's consumers (position, pending, DLQ, lag in seconds) and outbox relays as a table."`
+	Rebuild    rebuildCmd    `cmd:"" help:"Rebuild a running read model from its stream, blue/green: into a new copy beside the live one, which serves every read meanwhile; then switch reads to it at once and remove the old one. Interrupted, it resumes where it stopped."`
 	Catalogue  catalogueCmd  `cmd:"" help:"Print the apps, their services and every event type: version, owner, subject, who publishes and who consumes it; --json, or an app's AsyncAPI 3.0 document with --asyncapi."`
 	Streams    streamsCmd    `cmd:"" help:"Create or update every app's stream (and the dead-letter stream) as the admin identity, then exit: for deployments whose services connect as their own identities, which may not."`
 	Dashboard  dashboardCmd  `cmd:"" help:"Serve the dashboard for services run with herald serve: the topology, every event's journey, dead letters, a storefront."`
@@ -120,6 +121,13 @@ func main() {
 	}
 	if strings.HasPrefix(k.Command(), "catalogue") {
 		if err := m.Catalogue(c.Catalogue); err != nil {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if k.Command() == "rebuild <read-model>" {
+		if err := m.Rebuild(ctx, c.Rebuild); err != nil {
 			fmt.Fprintln(os.Stderr, "herald:", err)
 			os.Exit(1)
 		}

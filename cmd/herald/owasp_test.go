@@ -99,6 +99,8 @@ func TestOWASPAPITop10Attacks(t *testing.T) {
 		{"API5", "a user changes a product", annTok, "PUT", fmt.Sprintf("products:/products/%d", product), map[string]string{"title": "mine now"}, "", 403, "admin role"},
 		{"API5", "a user reads the metrics", annTok, "GET", "orders:/metrics", nil, "", 403, "admin"},
 		{"API5", "anyone reads the status", "", "GET", "query:/status", nil, "", 401, "admin token"},
+		{"API5", "a user pauses the query's consumers", annTok, "POST", "query:/generation/pause", map[string]string{"lease": "5m"}, "", 403, "admin"},
+		{"API5", "anyone switches the query's read model", "", "POST", "query:/generation/switch", map[string]int{"generation": 2}, "", 401, "admin token"},
 		{"API5", "a user lists push subscriptions", annTok, "GET", "gateway:/subscriptions", nil, "", 403, "admin role"},
 		{"API5", "a user subscribes a URL to every event", annTok, "POST", "gateway:/subscriptions", map[string]string{"url": "http://127.0.0.1:9/x"}, "", 403, "admin role"},
 		{"API7", "a push to the cloud metadata address", admin, "POST", "gateway:/subscriptions", map[string]string{"url": "http://169.254.169.254/latest/meta-data"}, "", 422, "169.254.169.254"},

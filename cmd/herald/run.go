@@ -24,6 +24,7 @@ import (
 type Main struct {
 	Log *slog.Logger
 	Out io.Writer // where service URLs are printed
+	Err io.Writer // where long commands draw their progress; default os.Stderr
 
 	server      *jetstream.Server
 	nc          *nats.Conn   // the admin's connection (or the only one)
