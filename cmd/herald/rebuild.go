@@ -148,7 +148,7 @@ func (m *Main) rebuildDryRun(ctx context.Context, c rebuildCmd, st service.Gener
 	if applied > 0 {
 		rate := float64(applied) / took.Seconds()
 		fmt.Fprintf(out, "measured on a %s sample (%d events): %.0f events/s here, so about %s\n",
-			took.Round(100*time.Millisecond), applied, rate, (time.Duration(float64(count)/rate*float64(time.Second))).Round(time.Second))
+			took.Round(100*time.Millisecond), applied, rate, (time.Duration(float64(count) / rate * float64(time.Second))).Round(time.Second))
 	} else {
 		fmt.Fprintln(out, "the sample applied no event (an empty stream): a rebuild takes a moment")
 	}
