@@ -81,7 +81,9 @@ func (b *Bus) Replay(ctx context.Context, stream string, filter []string, from, 
 	}
 	ms := make([]bus.Message, 0, batch)
 	for pending > 0 && done < to {
-		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		// Ask for no more than wait: a fetch for more than the stream holds
+		// waits out its whole MaxWait.
+		msgs, err := cons.Fetch(int(min(uint64(batch), pending)), jetstream.FetchMaxWait(time.Second))
 		if err != nil && !errors.Is(err, nats.ErrNoResponders) {
 			return done, fmt.Errorf("replay %s: %w", stream, err)
 		}

@@ -147,8 +147,14 @@ func (m *Main) rebuildDryRun(ctx context.Context, c rebuildCmd, st service.Gener
 		st.Generation+1, gens.Path(st.Generation+1), st.Stream, count, strings.Join(st.Subjects, " "))
 	if applied > 0 {
 		rate := float64(applied) / took.Seconds()
+		est := time.Duration(float64(count) / rate * float64(time.Second))
+		if est < 10*time.Second {
+			est = est.Round(100 * time.Millisecond)
+		} else {
+			est = est.Round(time.Second)
+		}
 		fmt.Fprintf(out, "measured on a %s sample (%d events): %.0f events/s here, so about %s\n",
-			took.Round(100*time.Millisecond), applied, rate, (time.Duration(float64(count) / rate * float64(time.Second))).Round(time.Second))
+			took.Round(100*time.Millisecond), applied, rate, est)
 	} else {
 		fmt.Fprintln(out, "the sample applied no event (an empty stream): a rebuild takes a moment")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -212,4 +213,85 @@ func TestRebuildQueryBlueGreenWhileReadsAndWritesGoOn(t *testing.T) {
 		t.Errorf("after a restart the query opened %s, want generation 2", got)
 	}
 	sameAsFold(t, m, queryURL, tok)
+}
+
+// TestRebuildDryRunChangesNothing: --dry-run counts the events, measures a
+// sample, estimates the time and leaves the read model as it was.
+func TestRebuildDryRunChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	m := upOnTCP(t, dir, "shop")
+	tok := operatorToken(t, dir)
+	seedShop(t, m, 10, 10, 2000)
+	queryURL := m.Service("query").URL()
+	sameAsFold(t, m, queryURL, tok)
+	var out bytes.Buffer
+	var c cli
+	if _, err := mustParser(t, &c).Parse([]string{"rebuild", "query", "--dry-run", "--nats", m.server.ClientURL(), "--data", dir,
+		"--addr", "query=" + strings.TrimPrefix(queryURL, "http://")}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Main{Log: slog.New(slog.DiscardHandler), Out: &out, Err: io.Discard}
+	if err := r.Rebuild(context.Background(), c.Rebuild); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	t.Log(got)
+	for _, want := range []string{"generation 1 is live", "would build generation 2", "from SHOP: 2020 events", "events/s here, so about", "nothing was changed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the dry run does not say %q:\n%s", want, got)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".g2.") || strings.HasSuffix(e.Name(), ".live") || strings.Contains(e.Name(), "rebuild-sample") {
+			t.Errorf("the dry run left %s", e.Name())
+		}
+	}
+	var st service.GenerationState
+	if status, b, _ := callAs(tok, http.MethodGet, queryURL+"/generation", nil); status != http.StatusOK || json.Unmarshal(b, &st) != nil || st.Generation != 1 {
+		t.Fatalf("GET /generation: %d %s, want generation 1", status, b)
+	}
+}
+
+// TestAPauseWithoutASwitchEndsByItself: the live consumers a rebuild
+// paused resume when the pause's lease ends (as when the rebuild dies),
+// and apply what was written meanwhile; a switch without a pause, or to a
+// generation that does not exist, is refused with 409 and changes nothing.
+func TestAPauseWithoutASwitchEndsByItself(t *testing.T) {
+	dir := t.TempDir()
+	m := upOnTCP(t, dir, "shop")
+	tok := operatorToken(t, dir)
+	seedShop(t, m, 2, 2, 2)
+	queryURL := m.Service("query").URL()
+	sameAsFold(t, m, queryURL, tok)
+
+	status, b, _ := callAs(tok, http.MethodPost, queryURL+"/generation/switch", map[string]int{"generation": 2})
+	if status != http.StatusConflict || !strings.Contains(string(b), "not paused") {
+		t.Fatalf("a switch without a pause: %d %s, want 409 saying not paused", status, b)
+	}
+	var st service.GenerationState
+	status, b, _ = callAs(tok, http.MethodPost, queryURL+"/generation/pause", map[string]string{"lease": "2s"})
+	if status != http.StatusOK || json.Unmarshal(b, &st) != nil || st.PausedUntil == nil {
+		t.Fatalf("pause: %d %s", status, b)
+	}
+	status, b, _ = callAs(tok, http.MethodPost, queryURL+"/generation/switch", map[string]int{"generation": 2})
+	if status != http.StatusConflict || !strings.Contains(string(b), "does not exist") {
+		t.Fatalf("a switch to a generation never built: %d %s, want 409", status, b)
+	}
+	// Written while paused: the query does not apply it until the lease ends.
+	seedShop(t, m, 3, 3, 3)
+	if _, ps, _ := answerOf(queryURL, tok, 3); len(ps) != 0 {
+		t.Errorf("user 3's orders applied while the consumers were paused: %v", ps)
+	}
+	sameAsFold(t, m, queryURL, tok)
+	st = service.GenerationState{}
+	if status, b, _ := callAs(tok, http.MethodGet, queryURL+"/generation", nil); status != http.StatusOK || json.Unmarshal(b, &st) != nil || st.PausedUntil != nil || st.Generation != 1 {
+		t.Fatalf("after the lease: %d %s, want generation 1, not paused", status, b)
+	}
+	if status, b, _ := callAs(tok, http.MethodPost, queryURL+"/generation/pause", map[string]string{"lease": "1h"}); status != http.StatusUnprocessableEntity {
+		t.Errorf("a lease of an hour: %d %s, want 422", status, b)
+	}
 }
