@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"time"
@@ -132,7 +133,11 @@ func (r Redriver) Plan(ctx context.Context, f Filter, max int) (Plan, error) {
 			Reason: fmt.Sprintf("no dead letter at %d: redriven or discarded already?", seq)})
 	}
 	planned := 0
+	down := map[string]error{} // services that did not answer: not asked again
 	for _, d := range letters {
+		if err := ctx.Err(); err != nil {
+			return Plan{}, fmt.Errorf("plan the redrive: %w", err) // never decide on an answer that timed out
+		}
 		dec := decision(d)
 		if _, svc, _, ok := r.Catalogue.Consumer(d.Consumer); ok {
 			dec.Service = svc.Name
@@ -140,7 +145,7 @@ func (r Redriver) Plan(ctx context.Context, f Filter, max int) (Plan, error) {
 		if max > 0 && planned >= max {
 			dec.Action, dec.Reason = OverMax, fmt.Sprintf("left in the dead letters: the max of %d is reached", max)
 		} else {
-			r.decide(ctx, &dec)
+			r.decide(ctx, &dec, down)
 		}
 		if dec.Action == Redrive {
 			planned++
@@ -161,8 +166,9 @@ func decision(d bus.DeadLetter) Decision {
 const anyway = "redriving anyway: a consumer that records the events it applies (processed_events) skips one it has applied, so a duplicate changes nothing"
 
 // decide sets dec's action and reason from what its consumer's service
-// says of the event.
-func (r Redriver) decide(ctx context.Context, dec *Decision) {
+// says of the event. A service that does not answer at all (its
+// connection fails or times out) is noted in down and not asked again.
+func (r Redriver) decide(ctx context.Context, dec *Decision, down map[string]error) {
 	dec.Action = Redrive
 	unchecked := func(why string) { dec.Reason, dec.Unchecked = why+"; "+anyway, true }
 	switch {
@@ -176,10 +182,17 @@ func (r Redriver) decide(ctx context.Context, dec *Decision) {
 		unchecked(dec.Service + " was not asked whether it applied the event")
 		return
 	}
+	if err := down[dec.Service]; err != nil {
+		unchecked(fmt.Sprintf("could not ask %s whether it applied the event (%v)", dec.Service, err))
+		return
+	}
 	actx, cancel := context.WithTimeout(ctx, askTimeout)
 	defer cancel()
 	var j service.Journey
 	if err := r.Ask(actx, dec.Service, "/journey?"+url.Values{"event": {dec.EventID}}.Encode(), &j); err != nil {
+		if unreachable(err) {
+			down[dec.Service] = err
+		}
 		unchecked(fmt.Sprintf("could not ask %s whether it applied the event (%v)", dec.Service, err))
 		return
 	}
@@ -195,4 +208,11 @@ func (r Redriver) decide(ctx context.Context, dec *Decision) {
 	default:
 		dec.Reason = dec.Service + " has not applied it"
 	}
+}
+
+// unreachable reports whether err says a service did not answer at all,
+// rather than answered with an error about one event.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -61,7 +61,10 @@ func (m *Main) dlqRedrive(ctx context.Context, b *jetstream.Bus, c dlqCmd) error
 	rd := dlq.Redriver{Bus: b, Catalogue: cat, Ask: func(ctx context.Context, name, path string, v any) error {
 		return c.askService(ctx, cat, name, path, v)
 	}}
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	// Each question to a service is bounded (and one that does not answer
+	// is not asked again), and so is each read of the bus: this only caps
+	// a plan of very many dead letters.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	plan, err := rd.Plan(pctx, f, r.Max)
 	cancel()
 	if err != nil {
