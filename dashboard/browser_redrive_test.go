@@ -90,6 +90,7 @@ func TestRealRedriveConfirmationShowsTheDryRun(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#dlq-f-type"), event.ProductCreated),
 		chromedp.SetValue(chromedp.CSS("#dlq-f-since"), "1h"),
 		click("#dlq-filter"),
+		until(`document.querySelector("#dlq-list").getAttribute("aria-busy") === "false"`),
 		visible(fmt.Sprintf(`input[data-seq="%d"]`, teapot.Seq)),
 		visible(fmt.Sprintf(`input[data-seq="%d"]`, kettle.Seq)))
 	do(t, ctx, "select both and ask to redrive",

@@ -46,7 +46,17 @@ export async function pageDLQ(main) {
     count.textContent = n ? plural(n, "event") + " selected" : "none selected";
     redrive.disabled = discard.disabled = !n;
   };
+  // load draws the dead letters the filters let through; the list is
+  // aria-busy until it has.
   async function load() {
+    list.setAttribute("aria-busy", "true");
+    try {
+      await draw();
+    } finally {
+      list.setAttribute("aria-busy", "false");
+    }
+  }
+  async function draw() {
     const q = new URLSearchParams();
     for (const k of ["consumer", "type", "since", "until"]) if (dlqState[k]) q.set(k, dlqState[k]);
     try {
