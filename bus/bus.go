@@ -29,7 +29,7 @@ type Outgoing struct {
 // Message is one delivery of an event to a handler.
 type Message struct {
 	Subject  string
-	ID       string // the publisher's message id (the event id)
+	ID       string // the event id: the publisher's message id, or a redriven message's Herald-Event-Id
 	Data     []byte // the event, as published
 	Attempt  int    // 1 on the first delivery, 2 on the first redelivery, ...
 	Sequence uint64 // the event's position in its stream

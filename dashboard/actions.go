@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/dlq"
 	"github.com/heraldev/herald/httpapi"
 	"github.com/heraldev/herald/journey"
 	"github.com/heraldev/herald/service"
@@ -37,19 +38,20 @@ type DeadLetter struct {
 	Stream   string          `json:"stream"`
 	Sequence uint64          `json:"sequence"` // position in Stream
 	Subject  string          `json:"subject"`
-	ID       string          `json:"id"` // the event's id
+	ID       string          `json:"id"`             // the event's id
+	Type     string          `json:"type,omitempty"` // the event's CloudEvent type, if it is one
 	Error    string          `json:"error"`
 	Attempts int             `json:"attempts"`
 	FailedAt time.Time       `json:"failedAt"`
 	Event    json.RawMessage `json:"event"` // the CloudEvent as stored
 }
 
-// Seqs is the body of POST /api/dlq/redrive and /api/dlq/discard.
+// Seqs is the body of POST /api/dlq/discard.
 type Seqs struct {
 	Seqs []uint64 `json:"seqs"`
 }
 
-// Done is their answer: the positions done, and those that failed, why.
+// Done is its answer: the positions done, and those that failed, why.
 type Done struct {
 	Done   []uint64 `json:"done"`
 	Failed []Failed `json:"failed"`
@@ -69,30 +71,37 @@ type ServiceRunning struct {
 
 var consumerName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
+// serveDeadLetters answers GET /api/dlq?consumer=&type=&since=&until=:
+// the dead letters that pass the filters (dlq.Filter's), oldest first.
 func (h *handler) serveDeadLetters(w http.ResponseWriter, r *http.Request) {
-	for k := range r.URL.Query() {
-		if k != "consumer" {
-			httpapi.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q; the only parameter is consumer", k))
+	q := r.URL.Query()
+	for k := range q {
+		if k != "consumer" && k != "type" && k != "since" && k != "until" {
+			httpapi.WriteProblem(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q; the parameters are consumer, type, since and until", k))
 			return
 		}
 	}
-	consumer := r.URL.Query().Get("consumer")
-	if consumer != "" && !consumerName.MatchString(consumer) {
-		httpapi.WriteProblem(w, http.StatusUnprocessableEntity, fmt.Sprintf("consumer %q must be a durable consumer's name: letters, digits, '_' and '-'", consumer))
+	f, err := RedriveRequest{All: true, Consumer: q.Get("consumer"), Type: q.Get("type"), Since: q.Get("since"), Until: q.Get("until")}.filter(time.Now())
+	if err != nil {
+		httpapi.WriteProblem(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
-	dls, err := h.o.Bus.DeadLetters(ctx, consumer)
+	dls, err := h.o.Bus.DeadLetters(ctx, f.Consumer)
 	if err != nil {
 		h.internalError(w, r, "read the dead-letter stream", err)
 		return
 	}
 	out := DeadLetters{DeadLetters: make([]DeadLetter, 0, len(dls))}
 	for _, d := range dls {
+		if !f.Match(d) {
+			continue
+		}
+		ev := dlq.EventOf(d)
 		out.DeadLetters = append(out.DeadLetters, DeadLetter{
-			Seq: d.Seq, Consumer: d.Consumer, Stream: d.Stream, Sequence: d.Sequence, Subject: d.Subject, ID: d.ID,
-			Error: d.Error, Attempts: d.Attempts, FailedAt: d.FailedAt, Event: rawJSON(d.Data),
+			Seq: d.Seq, Consumer: d.Consumer, Stream: d.Stream, Sequence: d.Sequence, Subject: d.Subject, ID: ev.ID,
+			Type: ev.Type, Error: d.Error, Attempts: d.Attempts, FailedAt: d.FailedAt, Event: rawJSON(d.Data),
 		})
 	}
 	writeJSON(w, out)

@@ -54,7 +54,7 @@ func newFakeAPI() *fakeAPI {
 	f := &fakeAPI{stopped: map[string]bool{}, crashed: map[string]bool{"products": true}}
 	for i := 1; i <= 2; i++ {
 		f.dlq = append(f.dlq, map[string]any{
-			"seq": i, "consumer": "shop-query", "stream": "SHOP", "subject": "shop.orders.created",
+			"seq": i, "consumer": "shop-query", "stream": "SHOP", "subject": "shop.orders.created", "type": "shop.order.created.v1",
 			"error": "query: apply order " + strconv.Itoa(40+i) + ": unknown product 99", "attempts": 5,
 			"failedAt": "2026-12-06T22:0" + strconv.Itoa(i) + ":00Z", "id": eventID(40 + i), "sequence": 40 + i,
 			"event": map[string]any{"specversion": "1.0", "id": eventID(40 + i), "type": "shop.order.created.v1"},
@@ -158,7 +158,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dl := append([]map[string]any{}, f.dlq...)
 		f.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"deadLetters": dl})
-	case p == "/dlq/redrive" || p == "/dlq/discard":
+	case p == "/dlq/redrive":
+		if bearer(r) != adminToken {
+			problem(w, 401, "the admin token is missing or wrong")
+			return
+		}
+		f.redrive(w, r)
+	case p == "/dlq/discard":
 		if bearer(r) != adminToken {
 			problem(w, 401, "the admin token is missing or wrong")
 			return
@@ -186,6 +192,46 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		problem(w, 404, "no such API: "+r.URL.Path)
 	}
+}
+
+// redrive answers POST /api/dlq/redrive as the backend does: the plan
+// (every named letter redriven, at most max), carried out unless dryRun.
+func (f *fakeAPI) redrive(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Seqs   []int
+		Max    int
+		DryRun bool
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		problem(w, 400, err.Error())
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keep []map[string]any
+	decisions, done, skipped := []map[string]any{}, []int{}, []int{}
+	for _, d := range f.dlq {
+		seq := d["seq"].(int)
+		if !containsInt(in.Seqs, seq) {
+			keep = append(keep, d)
+			continue
+		}
+		dec := map[string]any{"seq": seq, "consumer": d["consumer"], "service": "query", "type": "shop.order.created.v1",
+			"eventId": d["id"], "action": "redrive", "reason": "query has not applied it"}
+		if in.Max > 0 && len(done) >= in.Max {
+			dec["action"], dec["reason"] = "over-max", fmt.Sprintf("left in the dead letters: the max of %d is reached", in.Max)
+			skipped = append(skipped, seq)
+			keep = append(keep, d)
+		} else {
+			done = append(done, seq)
+			if in.DryRun {
+				keep = append(keep, d)
+			}
+		}
+		decisions = append(decisions, dec)
+	}
+	f.dlq = keep
+	writeJSON(w, 200, map[string]any{"dryRun": in.DryRun, "decisions": decisions, "done": done, "failed": []any{}, "skipped": skipped})
 }
 
 func containsInt(xs []int, x int) bool {

@@ -120,7 +120,7 @@ func (h *handler) routes() (http.Handler, error) {
 	mux.HandleFunc("GET /api/events/{stream}/{seq}", h.serveEvent)
 	mux.HandleFunc("GET /api/journey/{id}", h.serveJourney)
 	mux.HandleFunc("GET /api/dlq", h.serveDeadLetters)
-	mux.Handle("POST /api/dlq/redrive", h.admin(h.dlqAction(h.o.Bus.Redrive)))
+	mux.Handle("POST /api/dlq/redrive", h.admin(http.HandlerFunc(h.serveRedrive)))
 	mux.Handle("POST /api/dlq/discard", h.admin(h.dlqAction(h.o.Bus.Discard)))
 	mux.Handle("POST /api/services/{name}/{action}", h.admin(http.HandlerFunc(h.serveControl)))
 	mux.Handle("/api/proxy/{service}/{path...}", h.proxy())

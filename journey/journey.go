@@ -106,13 +106,18 @@ type Consumer struct {
 	Waiting  uint64 `json:"waiting,omitempty"`
 	// DLQSeq is the event's position in the DLQ (for herald dlq redrive).
 	DLQSeq uint64 `json:"dlqSeq,omitempty"`
-	// Redriven says the spans show the event dead-lettered after
-	// DeadAttempts attempts (DeadError the last one's error) before it was
-	// redriven and applied.
+	// Redriven says the event was given back to the consumer from the
+	// dead letters after DeadAttempts attempts (DeadError the last one's
+	// error): the stream holds its redrives (Redrives), or the spans show
+	// it dead-lettered before it was applied.
 	Redriven     bool   `json:"redriven,omitempty"`
 	DeadAttempts int    `json:"deadAttempts,omitempty"`
 	DeadError    string `json:"deadError,omitempty"`
-	Note         string `json:"note,omitempty"`
+	// Redrives are when, and by whom, the event was redriven to this
+	// consumer, oldest first: read from the stream, where each redrive's
+	// message stays, so they outlive the spans and need no tracing.
+	Redrives []Redrive `json:"redrives,omitempty"`
+	Note     string    `json:"note,omitempty"`
 }
 
 // Sources are where a journey's facts are read.
@@ -241,6 +246,10 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 	if err != nil {
 		return j, err
 	}
+	redriven, err := src.redrivesOf(ctx, app, id, stored)
+	if err != nil {
+		return j, err
+	}
 	for _, svc := range app.Services {
 		for _, c := range svc.Consumes {
 			if !c.Receives(stored.Subject) {
@@ -254,7 +263,7 @@ func (src Sources) event(ctx context.Context, j Journey, id string) (Journey, er
 				names = replicas(onBus, names[0]) // each replica has its own
 			}
 			for _, name := range names {
-				step, err := src.consumer(ctx, app, svc, name, stored, j, parts[svc.Name])
+				step, err := src.consumer(ctx, app, svc, name, stored, j, parts[svc.Name], redriven)
 				if err != nil {
 					return j, err
 				}
@@ -307,7 +316,7 @@ func ownerOf(app catalogue.App, typ, subject string) string {
 }
 
 func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogue.Service, name string,
-	stored jetstream.Stored, j Journey, part *service.Journey) (Consumer, error) {
+	stored jetstream.Stored, j Journey, part *service.Journey, redriven redrives) (Consumer, error) {
 	step := Consumer{Service: svc.Name, Consumer: name}
 	id := j.Event.ID
 	var spans []observe.Span
@@ -342,6 +351,12 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 	if !step.Redriven {
 		step.DeadAttempts, step.DeadError = 0, ""
 	}
+	// The consumer's state on the bus is about its latest message of the
+	// event: the last redrive, if any.
+	seq := stored.Sequence
+	if last := redriven.apply(&step, name); last > 0 {
+		seq = last
+	}
 	dead, err := src.Bus.DeadLetters(ctx, name)
 	if err != nil {
 		return step, fmt.Errorf("dead letters of %s: %w", name, err)
@@ -372,25 +387,25 @@ func (src Sources) consumer(ctx context.Context, app catalogue.App, svc catalogu
 	st, err := src.Bus.ConsumerState(ctx, app.Stream, name)
 	switch {
 	case errors.Is(err, jetstream.ErrNoConsumer):
-		step.Outcome, step.Note = NoConsumer, "the bus has no consumer "+name+": the service has never started"
+		step.Outcome, step.Note = NoConsumer, joinNote(step.Note, "the bus has no consumer "+name+": the service has never started")
 		return step, nil
 	case err != nil:
-		step.Outcome, step.Note = Unknown, err.Error()
+		step.Outcome, step.Note = Unknown, joinNote(step.Note, err.Error())
 		return step, nil
 	}
 	step.AckFloor, step.Waiting = st.AckFloor, st.Pending
 	switch {
-	case st.AckFloor >= stored.Sequence:
+	case st.AckFloor >= seq:
 		// Settled, and not dead-lettered: applied, but the service that
 		// could say when did not answer.
-		step.Outcome, step.Note = Applied, "settled on the bus; "+svc.Name+" did not say when"
-	case st.Delivered >= stored.Sequence && step.Error != "":
+		step.Outcome, step.Note = Applied, joinNote(step.Note, "settled on the bus; "+svc.Name+" did not say when")
+	case st.Delivered >= seq && step.Error != "":
 		step.Outcome = Retrying
-	case st.Delivered >= stored.Sequence:
+	case st.Delivered >= seq:
 		step.Outcome = InProgress
 	default:
 		step.Outcome = Pending
-		step.Note = fmt.Sprintf("the consumer has settled the stream up to %d; this event is at %d, with %d of its messages waiting", st.AckFloor, stored.Sequence, st.Pending)
+		step.Note = joinNote(step.Note, fmt.Sprintf("the consumer has settled the stream up to %d; this event is at %d, with %d of its messages waiting", st.AckFloor, seq, st.Pending))
 	}
 	return step, nil
 }

@@ -103,7 +103,7 @@ func detail(c Consumer) string {
 		parts = append(parts, fmt.Sprintf("attempt %d failed: %s", c.Attempt, firstLine(c.Error, 100)))
 	}
 	if c.Redriven {
-		parts = append(parts, fmt.Sprintf("redriven after %d attempts dead-lettered it (%s)", c.DeadAttempts, firstLine(c.DeadError, 100)))
+		parts = append(parts, redriven(c))
 	}
 	switch {
 	case c.Duplicates == 1:
@@ -115,6 +115,26 @@ func detail(c Consumer) string {
 		parts = append(parts, c.Note)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// redriven says how the event came back from the dead letters:
+// "dead-lettered after 3 attempts (error); redriven at 12:00:01.000 by
+// ann@laptop via herald dlq redrive".
+func redriven(c Consumer) string {
+	s := "redriven"
+	if c.DeadAttempts > 0 {
+		s = fmt.Sprintf("dead-lettered after %d attempts (%s); redriven", c.DeadAttempts, firstLine(c.DeadError, 100))
+	}
+	for i, r := range c.Redrives {
+		if i > 0 {
+			s += " and"
+		}
+		s += " at " + clock(r.At)
+		if r.By != "" {
+			s += " by " + r.By
+		}
+	}
+	return s
 }
 
 func clock(t time.Time) string { return t.Local().Format("15:04:05.000") }

@@ -123,6 +123,10 @@ type Journey struct {
 	// service is not traced (Traced false).
 	Spans  []observe.Span `json:"spans"`
 	Traced bool           `json:"traced"`
+	// Records says the service records the events its consumers apply
+	// (processed_events), so that Applied is known; false for one that
+	// does not (the gateway's pushes), whose Applied is always nil.
+	Records bool `json:"records"`
 	// Applied is when this service's consumers applied the event, if they
 	// have (its processed_events row).
 	Applied *time.Time `json:"applied,omitempty"`
@@ -147,7 +151,7 @@ func (s *Service) serveJourney(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	j := Journey{Service: s.Name, Consumers: []string{}, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil}
+	j := Journey{Service: s.Name, Consumers: []string{}, Spans: []observe.Span{}, Traced: s.traced() && s.ring != nil, Records: s.fresh != nil}
 	for _, c := range s.allConsumers() {
 		j.Consumers = append(j.Consumers, c.Name)
 	}

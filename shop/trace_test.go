@@ -392,7 +392,7 @@ func TestTraceShowsRetryDuplicateAndDeadLetter(t *testing.T) {
 	}
 	_, step, text = waitStep(poison, journey.Applied)
 	if !step.Redriven || step.DeadAttempts != 5 || !strings.Contains(step.DeadError, "injected failure") ||
-		!strings.Contains(text, "redriven after 5 attempts dead-lettered it (") {
+		!strings.Contains(text, "dead-lettered after 5 attempts (injected failure); redriven at ") || len(step.Redrives) != 1 {
 		t.Errorf("a redriven event's journey: %+v\n%s", step, text)
 	}
 	if _, flakyStep, _ := waitStep(flaky, journey.Applied); flakyStep.Redriven {

@@ -3,6 +3,7 @@
 package jetstream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -500,7 +501,7 @@ func (s *subscription) message(msg jetstream.Msg) (bus.Message, bool) {
 	}
 	return bus.Message{
 		Subject:     msg.Subject(),
-		ID:          msg.Headers().Get(jetstream.MsgIDHeader),
+		ID:          cmp.Or(msg.Headers().Get(HeaderEventID), msg.Headers().Get(jetstream.MsgIDHeader)),
 		Data:        msg.Data(),
 		Attempt:     int(md.NumDelivered),
 		Sequence:    md.Sequence.Stream,

@@ -12,15 +12,18 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/dlq"
 )
 
-// dlqCmd works on the dead-letter stream of a running system.
+// dlqCmd works on the dead-letter stream of a running system. It needs
+// the services' addresses (--addr) as herald trace does: a redrive asks
+// each consumer's service whether it applied the event.
 type dlqCmd struct {
-	operatorFlags
+	systemFlags
 
 	List    dlqListCmd    `cmd:"" help:"List dead-lettered events, oldest first."`
 	Show    dlqShowCmd    `cmd:"" help:"Show one dead-lettered event in full."`
-	Redrive dlqRedriveCmd `cmd:"" help:"Give dead-lettered events back to the consumer that failed them (after a fix), and remove them."`
+	Redrive dlqRedriveCmd `cmd:"" help:"Give dead-lettered events back to the consumer that failed them (after a fix), and remove them; an event the consumer's service has applied since is skipped."`
 	Discard dlqDiscardCmd `cmd:"" help:"Remove dead-lettered events for good."`
 }
 
@@ -32,24 +35,67 @@ type dlqShowCmd struct {
 	Seq uint64 `arg:"" help:"Position in the dead-letter stream, as listed."`
 }
 
+// dlqSelect names dead letters, as a dlq.Filter: positions or --all,
+// narrowed by the filters.
 type dlqSelect struct {
 	Seqs     []uint64 `arg:"" optional:"" help:"Positions in the dead-letter stream, as listed."`
-	All      bool     `env:"HERALD_DLQ_ALL" help:"Every dead letter (of --consumer, if given)."`
-	Consumer string   `env:"HERALD_DLQ_CONSUMER" help:"With --all: only this consumer's."`
+	All      bool     `env:"HERALD_DLQ_ALL" help:"Every dead letter (that the filters let through)."`
+	Type     string   `env:"HERALD_DLQ_TYPE" placeholder:"TYPE" help:"Only events of this CloudEvent type (e.g. shop.product.created.v1)."`
+	Consumer string   `env:"HERALD_DLQ_CONSUMER" help:"Only this consumer's (e.g. shop-query)."`
+	Since    string   `env:"HERALD_DLQ_SINCE" placeholder:"TIME" help:"Only those dead-lettered at or after TIME: RFC 3339 (2025-06-01T12:00:00Z), or a duration ago (2h)."`
+	Until    string   `env:"HERALD_DLQ_UNTIL" placeholder:"TIME" help:"Only those dead-lettered at or before TIME: RFC 3339, or a duration ago (30m)."`
 }
 
-type dlqRedriveCmd struct{ dlqSelect }
+// filter returns the selection as a dlq.Filter, times read against now.
+func (s dlqSelect) filter(now time.Time) (dlq.Filter, error) {
+	f := dlq.Filter{Seqs: s.Seqs, All: s.All, Type: s.Type, Consumer: s.Consumer}
+	var err error
+	if f.Since, err = dlq.ParseTime(s.Since, now); err != nil {
+		return f, fmt.Errorf("--since %w", err)
+	}
+	if f.Until, err = dlq.ParseTime(s.Until, now); err != nil {
+		return f, fmt.Errorf("--until %w", err)
+	}
+	err = f.Check()
+	if errors.Is(err, dlq.ErrNothingNamed) {
+		err = errors.New("name the dead letters: by position (see herald dlq list), --all, or a filter (--type, --consumer, --since, --until)")
+	}
+	return f, err
+}
 
 type dlqDiscardCmd struct{ dlqSelect }
+
+// check returns the selection's filter, or an error that says what to
+// give. Unlike a redrive, a discard cannot be undone: filters alone do not
+// select, they narrow positions or --all.
+func (d dlqDiscardCmd) check(now time.Time) (dlq.Filter, error) {
+	if !d.All && len(d.Seqs) == 0 {
+		return dlq.Filter{}, errors.New("a discard deletes for good: name the dead letters by position (see herald dlq list), or pass --all (the filters then narrow it)")
+	}
+	return d.filter(now)
+}
 
 // DLQ runs the dead-letter subcommand named by command ("dlq list", ...)
 // against the bus at c.NATS and prints its result to m.Out.
 func (m *Main) DLQ(ctx context.Context, c dlqCmd, command string) error {
+	var err error
+	switch { // say what to give before connecting
+	case strings.HasPrefix(command, "dlq redrive"):
+		_, _, err = c.Redrive.check(time.Now())
+	case strings.HasPrefix(command, "dlq discard"):
+		_, err = c.Discard.check(time.Now())
+	}
+	if err != nil {
+		return err
+	}
 	b, nc, err := c.dial("herald dlq", m.Log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if strings.HasPrefix(command, "dlq redrive") {
+		return m.dlqRedrive(ctx, b, c) // bounds its own time: its rate does
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	switch {
@@ -57,10 +103,8 @@ func (m *Main) DLQ(ctx context.Context, c dlqCmd, command string) error {
 		return m.dlqList(ctx, b, c.List.Consumer)
 	case strings.HasPrefix(command, "dlq show"):
 		return m.dlqShow(ctx, b, c.Show.Seq)
-	case strings.HasPrefix(command, "dlq redrive"):
-		return m.dlqEach(ctx, b, c.Redrive.dlqSelect, "redriven to", b.Redrive)
 	case strings.HasPrefix(command, "dlq discard"):
-		return m.dlqEach(ctx, b, c.Discard.dlqSelect, "discarded from", b.Discard)
+		return m.dlqDiscard(ctx, b, c.Discard)
 	}
 	return fmt.Errorf("unknown command %q", command)
 }
@@ -103,38 +147,28 @@ func (m *Main) dlqShow(ctx context.Context, b *jetstream.Bus, seq uint64) error 
 	return nil
 }
 
-// dlqEach applies do to each selected dead letter and reports each result.
-func (m *Main) dlqEach(ctx context.Context, b *jetstream.Bus, sel dlqSelect, verb string, do func(context.Context, uint64) error) error {
-	var targets []bus.DeadLetter
-	switch {
-	case sel.All && len(sel.Seqs) > 0:
-		return errors.New("give positions or --all, not both")
-	case sel.All:
-		dead, err := b.DeadLetters(ctx, sel.Consumer)
-		if err != nil {
-			return err
-		}
-		targets = dead
-	case len(sel.Seqs) > 0:
-		for _, seq := range sel.Seqs {
-			d, err := b.DeadLetter(ctx, seq)
-			if err != nil {
-				return err
-			}
-			targets = append(targets, d)
-		}
-	default:
-		return errors.New("name the dead letters by position (see herald dlq list), or pass --all")
+// dlqDiscard removes the selected dead letters.
+func (m *Main) dlqDiscard(ctx context.Context, b *jetstream.Bus, sel dlqDiscardCmd) error {
+	f, err := sel.check(time.Now())
+	if err != nil {
+		return err
+	}
+	targets, missing, err := dlq.Redriver{Bus: b}.Select(ctx, f)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no dead letter at %v (redriven or discarded already?): nothing discarded; see herald dlq list", missing)
 	}
 	if len(targets) == 0 {
 		fmt.Fprintln(m.Out, "no dead letters")
 		return nil
 	}
 	for _, d := range targets {
-		if err := do(ctx, d.Seq); err != nil {
+		if err := b.Discard(ctx, d.Seq); err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Out, "%d %s %s\n", d.Seq, verb, d.Consumer)
+		fmt.Fprintf(m.Out, "%d discarded from %s\n", d.Seq, d.Consumer)
 	}
 	return nil
 }

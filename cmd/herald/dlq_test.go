@@ -20,7 +20,11 @@ func TestDLQCommandsListShowRedriveAndDiscard(t *testing.T) {
 		t.Helper()
 		var c cli
 		p := mustParser(t, &c)
-		kctx, err := p.Parse(append([]string{"dlq"}, append(args, "--nats", url, "--data", dir)...))
+		args = append(args, "--nats", url, "--data", dir)
+		for _, s := range m.running.Services { // a redrive asks the services
+			args = append(args, "--addr", s.Name+"="+strings.TrimPrefix(s.URL(), "http://"))
+		}
+		kctx, err := p.Parse(append([]string{"dlq"}, args...))
 		if err != nil {
 			t.Fatal(err)
 		}

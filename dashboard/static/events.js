@@ -112,7 +112,9 @@ function renderJourney(root, j) {
         h("strong", {}, c.service), " ", h("span", { class: "mono muted" }, c.consumer),
         h("span", { class: "when" }, fmtTime(c.at), c.afterCommitNanos ? " · +" + fmtNanos(c.afterCommitNanos) + " after commit" : ""),
         c.attempt && !c.redriven ? h("div", { class: "small" }, "attempt " + c.attempt) : null,
-        c.redriven ? h("div", { class: "small redriven" }, `dead-lettered after ${plural(c.deadAttempts, "attempt")} (`, h("span", { class: "error" }, c.deadError || "no error recorded"), "), then redriven from the dead letters") : null,
+        c.redriven ? h("div", { class: "small redriven" },
+          c.deadAttempts ? [`dead-lettered after ${plural(c.deadAttempts, "attempt")} (`, h("span", { class: "error" }, c.deadError || "no error recorded"), "), then "] : "",
+          redrives(c.redrives)) : null,
         c.duplicates ? h("div", { class: "small" }, plural(c.duplicates, "duplicate delivery", "duplicate deliveries") + " skipped") : null,
         c.waiting ? h("div", { class: "small" }, `${c.waiting} waiting; settled up to seq ${c.ackFloor || 0}`) : null,
         c.error ? h("div", { class: "small error" }, c.error) : null,
@@ -132,6 +134,13 @@ function renderJourney(root, j) {
     h("section", { "aria-labelledby": "jh" }, h("h2", { id: "jh" }, "Journey"), h("ol", { class: "journey" }, steps)),
     h("section", { "aria-labelledby": "th" }, h("h2", { id: "th" }, "Trace"), waterfall(j.spans || [])),
     h("section", { "aria-labelledby": "ch" }, h("h2", { id: "ch" }, "CloudEvent"), h("pre", { class: "json", tabindex: "0" }, typeof ce === "string" ? ce : JSON.stringify(ce, null, 2))));
+}
+
+// redrives says when, and by whom, the event was redriven to a consumer
+// (from the redrive messages in the stream; spans alone only say it was).
+function redrives(rs) {
+  if (!rs || !rs.length) return "redriven from the dead letters";
+  return ["redriven ", rs.map((r, i) => [i ? " and " : "", h("span", { class: "redrive", "data-sequence": r.sequence }, "at ", fmtDateTime(r.at), r.by ? " by " + r.by : "")])];
 }
 
 // waterfall draws the trace's spans as bars on one time axis, children
