@@ -217,19 +217,19 @@ func (f *freshness) forget(id string, ch chan struct{}) {
 	}
 }
 
-// readYourWrites serves h so that a read carrying a consistency token
+// readYourWrites serves h so that a request carrying a consistency token
 // (HeaderAfter, or ?after=) waits for it first and answers
-// HeaderConsistency. Other requests pass straight through.
+// HeaderConsistency: a read, to see its writes; and a write, to act on
+// what an earlier write told another service (a comment on a post the
+// comments service must have heard of). A write that waited in vain is
+// served anyway, and says stale. Requests without a token pass straight
+// through.
 func (s *Service) readYourWrites(h http.Handler) http.Handler {
 	maxWait := s.MaxWait
 	if maxWait <= 0 {
 		maxWait = MaxWait
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			h.ServeHTTP(w, r)
-			return
-		}
 		token := r.Header.Get(HeaderAfter)
 		if token == "" && r.URL.RawQuery != "" {
 			token = r.URL.Query().Get("after")

@@ -87,6 +87,7 @@ export function pageShop(main) {
       const path = "/api/proxy/users/users";
       try {
         const r = await api("POST", path, { name: fd.get("su-name"), email: fd.get("su-email"), password: fd.get("su-password") });
+        remember("userToken", r.headers.get("Herald-Token") || "");
         showCall(o1, "POST", path, r);
         $("#si-email").value = fd.get("su-email");
         $("#si-password").value = fd.get("su-password");
@@ -110,6 +111,7 @@ export function pageShop(main) {
       if (!token) { o3.replaceChildren(h("p", { class: "error" }, "Adding a product needs the operator token (sign in as operator at the top).")); return; }
       try {
         const r = await api("POST", path, { title: fd.get("pr-title"), image: fd.get("pr-image") }, { token });
+        remember("productToken", r.headers.get("Herald-Token") || "");
         showCall(o3, "POST", path, r);
         if (r.data && r.data.id) { $("#or-product").value = r.data.id; remember("productId", r.data.id); }
       } catch (e) { showFail(o3, "POST", path, e); }
@@ -120,7 +122,11 @@ export function pageShop(main) {
       const u = store.user;
       if (!u) { o4.replaceChildren(h("p", { class: "error" }, "Sign in as a shop user first (step 2).")); return; }
       try {
-        const r = await api("POST", path, { userId: u.userId, productId: Number(fd.get("or-product")) }, { token: u.token });
+        // Orders learns of the user and the product from their events: the
+        // tokens of those writes make it wait for them, not refuse.
+        const after = [store.step.userToken, store.step.productToken].filter(Boolean).join(",");
+        const headers = after ? { "Herald-After": after, "Herald-Wait": "5s" } : {};
+        const r = await api("POST", path, { userId: u.userId, productId: Number(fd.get("or-product")) }, { token: u.token, headers });
         lastToken = r.headers.get("Herald-Token") || "";
         remember("token", lastToken);
         const evid = (r.headers.get("Herald-Event-Id") || "").split(",")[0].trim();
@@ -160,12 +166,14 @@ export function pageShop(main) {
 // ---------- try it: blog ----------
 export function pageBlog(main) {
   const o1 = output("out-post"), o2 = output("out-comment");
+  let postToken = "";
   const token = () => (store.user && store.user.token) || store.operator || "";
   const post = formOf("post", [field("po-title", "Title", { value: "Hello, Herald" })], "Create post",
     async (fd) => {
       const path = "/api/proxy/posts/posts";
       try {
         const r = await api("POST", path, { title: fd.get("po-title") }, { token: token() });
+        postToken = r.headers.get("Herald-Token") || "";
         showCall(o1, "POST", path, r);
         if (r.data && r.data.id) $("#co-post").value = r.data.id;
       } catch (e) { showFail(o1, "POST", path, e); }
@@ -174,7 +182,10 @@ export function pageBlog(main) {
     async (fd) => {
       const path = `/api/proxy/comments/posts/${encodeURIComponent(fd.get("co-post").trim())}/comments`;
       try {
-        const r = await api("POST", path, { content: fd.get("co-content") }, { token: token() });
+        // Comments learns of the post from its event: the post's token
+        // makes it wait for it, not answer 404.
+        const headers = postToken ? { "Herald-After": postToken, "Herald-Wait": "5s" } : {};
+        const r = await api("POST", path, { content: fd.get("co-content") }, { token: token(), headers });
         showCall(o2, "POST", path, r);
       } catch (e) { showFail(o2, "POST", path, e); }
     });
