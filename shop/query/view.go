@@ -32,6 +32,8 @@ type view struct {
 
 type productRow struct {
 	title, image string
+	price        int64
+	currency     string
 	version      int64
 }
 
@@ -55,10 +57,10 @@ func load(ctx context.Context, db *sql.DB) (*view, error) {
 		return err
 	})
 	if err == nil {
-		err = eachRow(ctx, db, `SELECT id, title, image, version FROM products`, func(r *sql.Rows) error {
+		err = eachRow(ctx, db, `SELECT id, title, image, price, currency, version FROM products`, func(r *sql.Rows) error {
 			var id int64
 			var p productRow
-			err := r.Scan(&id, &p.title, &p.image, &p.version)
+			err := r.Scan(&id, &p.title, &p.image, &p.price, &p.currency, &p.version)
 			v.products[id] = p
 			return err
 		})
@@ -105,10 +107,10 @@ func (v *view) fold(es []event.Envelope) {
 			if d, err := event.Decode[event.UserCreatedData](e); err == nil {
 				v.users[d.ID] = struct{}{}
 			}
-		case event.ProductCreated, event.ProductUpdated:
-			if d, err := event.Decode[event.ProductData](e); err == nil {
+		case event.ProductCreatedV2, event.ProductUpdatedV2:
+			if d, err := event.Decode[event.ProductDataV2](e); err == nil {
 				if old, ok := v.products[d.ID]; !ok || e.EntityVersion > old.version {
-					v.products[d.ID] = productRow{title: d.Title, image: d.Image, version: e.EntityVersion}
+					v.products[d.ID] = productRow{title: d.Title, image: d.Image, price: d.Price, currency: d.Currency, version: e.EntityVersion}
 				}
 			}
 		case event.OrderCreated, event.OrderCancelled:
@@ -188,7 +190,7 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 		if at != nil {
 			at[l.product] = len(hits)
 		}
-		hits = append(hits, hit{Product{ID: l.product, Title: pr.title, Image: pr.image}, l.order})
+		hits = append(hits, hit{Product{ID: l.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}, l.order})
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.newest, a.newest) })
 	ps = make([]Product, len(hits))
