@@ -158,9 +158,12 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 	if !named && len(lines) == 0 {
 		return nil, false
 	}
+	// A hit is small (the product's id, not the product), so that finding
+	// and sorting them moves little; the products are copied out once, in
+	// answer order.
 	type hit struct {
-		p      Product
-		newest int64 // the product's newest live order
+		product int64
+		newest  int64 // the product's newest live order
 	}
 	hits := make([]hit, 0, len(lines))
 	var at map[int64]int // product → index in hits, for users with many lines
@@ -171,31 +174,31 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 		if l.cancelled {
 			continue
 		}
-		pr, ok := v.products[l.product]
-		if !ok {
-			continue // shown once the product arrives
-		}
 		i := -1
 		if at != nil {
 			if j, ok := at[l.product]; ok {
 				i = j
 			}
 		} else {
-			i = slices.IndexFunc(hits, func(h hit) bool { return h.p.ID == l.product })
+			i = slices.IndexFunc(hits, func(h hit) bool { return h.product == l.product })
 		}
 		if i >= 0 {
 			hits[i].newest = max(hits[i].newest, l.order)
 			continue
 		}
+		if _, ok := v.products[l.product]; !ok {
+			continue // shown once the product arrives
+		}
 		if at != nil {
 			at[l.product] = len(hits)
 		}
-		hits = append(hits, hit{Product{ID: l.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}, l.order})
+		hits = append(hits, hit{l.product, l.order})
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.newest, a.newest) })
 	ps = make([]Product, len(hits))
 	for i, h := range hits {
-		ps[i] = h.p
+		pr := v.products[h.product]
+		ps[i] = Product{ID: h.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}
 	}
 	return ps, true
 }
