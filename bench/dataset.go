@@ -49,9 +49,11 @@ func (d Dataset) Product(id int64) query.Product {
 	r := rand.New(rand.NewPCG(d.Seed^0x70726f64, uint64(id)))
 	a, m, n := adjectives[r.IntN(len(adjectives))], materials[r.IntN(len(materials))], nouns[r.IntN(len(nouns))]
 	return query.Product{
-		ID:    id,
-		Title: fmt.Sprintf("%s %s %s %04d", a, m, n, id),
-		Image: fmt.Sprintf("https://img.herald.example/p/%06d.jpg", id),
+		ID:       id,
+		Title:    fmt.Sprintf("%s %s %s %04d", a, m, n, id),
+		Image:    fmt.Sprintf("https://img.herald.example/p/%06d.jpg", id),
+		Price:    99 + 100*r.Int64N(500), // 0.99 to 499.99
+		Currency: event.DefaultCurrency,
 	}
 }
 
@@ -130,7 +132,7 @@ func (d Dataset) Events(limit int, fn func(event.Envelope) error) error {
 	err := func() error {
 		for p := int64(1); p <= int64(d.Products); p++ {
 			pr := d.Product(p)
-			if err := emit(products.Source, event.ProductCreated, p, 1, event.ProductData{ID: p, Title: pr.Title, Image: pr.Image}); err != nil {
+			if err := emit(products.Source, event.ProductCreatedV2, p, 1, event.ProductDataV2{ID: p, Title: pr.Title, Image: pr.Image, Price: pr.Price, Currency: pr.Currency}); err != nil {
 				return err
 			}
 		}

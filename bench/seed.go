@@ -72,7 +72,7 @@ func seedShop(ctx context.Context, dir string, d Dataset) error {
 	if err != nil {
 		return fmt.Errorf("seed users: %w", err)
 	}
-	insProduct, err := prep(ptx, `INSERT INTO products (id, title, image, version, updated_at) VALUES (?, ?, ?, 1, ?)`)
+	insProduct, err := prep(ptx, `INSERT INTO products (id, title, image, price, currency, version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)`)
 	if err != nil {
 		return fmt.Errorf("seed products: %w", err)
 	}
@@ -82,7 +82,7 @@ func seedShop(ctx context.Context, dir string, d Dataset) error {
 	}
 	for p := int64(1); p <= int64(d.Products); p++ {
 		pr := d.Product(p)
-		if _, err := insProduct.ExecContext(ctx, p, pr.Title, pr.Image, now); err != nil {
+		if _, err := insProduct.ExecContext(ctx, p, pr.Title, pr.Image, pr.Price, pr.Currency, now); err != nil {
 			return fmt.Errorf("seed products: %w", err)
 		}
 	}

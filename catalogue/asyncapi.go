@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -103,14 +102,16 @@ type components struct {
 }
 
 type message struct {
-	Name        string `json:"name"`
-	Title       string `json:"title"`
-	Summary     string `json:"summary,omitempty"`
-	ContentType string `json:"contentType"`
-	Headers     any    `json:"headers"`
-	Payload     any    `json:"payload"`
-	Owner       string `json:"x-herald-owner,omitempty"`
-	Version     int    `json:"x-herald-version,omitempty"`
+	Name        string         `json:"name"`
+	Title       string         `json:"title"`
+	Summary     string         `json:"summary,omitempty"`
+	Description string         `json:"description,omitempty"`
+	ContentType string         `json:"contentType"`
+	Headers     any            `json:"headers"`
+	Payload     map[string]any `json:"payload"`
+	Owner       string         `json:"x-herald-owner,omitempty"`
+	Version     int            `json:"x-herald-version,omitempty"`
+	ReadAs      string         `json:"x-herald-read-as,omitempty"` // a deprecated type's: what consumers receive its events as
 }
 
 // anyEvent is the message of a channel that carries events of any type.
@@ -213,14 +214,24 @@ func (b *builder) channel(subject string) string {
 // on, a send for each it accepts from outside, and a receive for each
 // subject its consumers receive.
 func (b *builder) operations(s Service) {
-	owned := map[string][]string{} // channel id → types
+	owned := map[string][]string{}   // channel id → types
+	current := map[string][]string{} // channel id → types not deprecated
 	for _, d := range s.Publishes {
 		id := b.ids[d.Subject()]
 		owned[id] = append(owned[id], d.Type)
+		if !d.Deprecated() {
+			current[id] = append(current[id], d.Type)
+		}
 	}
 	for id, types := range owned {
-		b.add(s.Name+".send."+id, operation{Action: "send", Service: s.Name,
-			Summary: s.Name + " publishes " + strings.Join(types, ", ") + " through its transactional outbox."}, id, types)
+		summary := s.Name + " publishes " + strings.Join(current[id], ", ") + " through its transactional outbox."
+		switch {
+		case len(current[id]) == 0:
+			summary = s.Name + " published " + strings.Join(types, ", ") + ", deprecated: it emits them no more, and stored events of them are upcast on read."
+		case len(current[id]) < len(types):
+			summary += " The other versions are deprecated: it emits them no more, and stored events of them are upcast on read."
+		}
+		b.add(s.Name+".send."+id, operation{Action: "send", Service: s.Name, Summary: summary}, id, types)
 	}
 	if s.Ingress != "" {
 		for _, id := range b.within(s.Ingress) {
@@ -303,13 +314,8 @@ func (b *builder) add(opID string, op operation, id string, types []string) {
 
 // components fills in the channels the operations use, and their messages
 // with the schemas of their payloads.
-func (b *builder) components() (err error) {
-	defer func() {
-		if r := recover(); r != nil { // Huma panics on two Go types of one name
-			err = fmt.Errorf("payload schemas: %v", r)
-		}
-	}()
-	reg := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+func (b *builder) components() error {
+	gen := newSchemaGen("#/components/schemas/")
 	b.doc.Channels = map[string]*channel{}
 	b.doc.Components.Messages = map[string]message{}
 	for _, op := range b.doc.Operations {
@@ -327,20 +333,23 @@ func (b *builder) components() (err error) {
 			if ch.Description == "" {
 				ch.Description = "Events of type " + strings.Join(slices.Sorted(maps.Keys(ch.Messages)), ", ") + "."
 			}
-			b.doc.Components.Messages[typ] = message{Name: typ, Title: typ, Summary: d.Doc, ContentType: "application/cloudevents+json",
-				Headers: headers, Payload: envelope(typ, reg.Schema(d.Payload, true, typeHint(d.Payload, typ))),
-				Owner: owner.Name, Version: d.Version()}
+			data, err := gen.of(d, true)
+			if err != nil {
+				return err
+			}
+			m := message{Name: typ, Title: typ, Summary: d.Doc, ContentType: "application/cloudevents+json",
+				Headers: headers, Payload: envelope(typ, data), Owner: owner.Name, Version: d.Version()}
+			if d.Deprecated() {
+				m.Description = "Deprecated: " + typ + " is no longer emitted; stored events of it are " + upcastNote(d) +
+					" (every consumer receives them as " + d.ReadAs().Type + ")."
+				m.Payload["deprecated"] = true
+				m.ReadAs = d.ReadAs().Type
+			}
+			b.doc.Components.Messages[typ] = m
 		}
 	}
-	b.doc.Components.Schemas = reg.Map()
+	b.doc.Components.Schemas = gen.reg.Map()
 	return nil
-}
-
-func typeHint(t reflect.Type, typ string) string {
-	if t.Name() != "" {
-		return t.Name()
-	}
-	return strings.NewReplacer(".", "", "-", "", "_", "").Replace(typ) + "Data"
 }
 
 // headers are the NATS headers every event is published with.

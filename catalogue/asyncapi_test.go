@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldev/herald/blog"
 	"github.com/heraldev/herald/catalogue"
+	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/shop"
@@ -238,4 +239,55 @@ func errText(err error) string {
 		return "found"
 	}
 	return err.Error()
+}
+
+// TestBothVersionsOfAnEventAreInTheAsyncAPIDocument: the shop's document
+// has v1 and v2 of the product events on one channel each, v1 marked
+// deprecated and naming the type it is read as, and products' send
+// operations carry both.
+func TestBothVersionsOfAnEventAreInTheAsyncAPIDocument(t *testing.T) {
+	raw, err := catalogue.AsyncAPI(shop.App(), "products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Channels map[string]struct {
+			Messages map[string]any `json:"messages"`
+		} `json:"channels"`
+		Operations map[string]struct {
+			Summary  string `json:"summary"`
+			Messages []struct {
+				Ref string `json:"$ref"`
+			} `json:"messages"`
+		} `json:"operations"`
+		Components struct {
+			Messages map[string]struct {
+				Description string `json:"description"`
+				ReadAs      string `json:"x-herald-read-as"`
+				Payload     struct {
+					Deprecated bool `json:"deprecated"`
+				} `json:"payload"`
+			} `json:"messages"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{event.ProductCreated, event.ProductCreatedV2}, {event.ProductUpdated, event.ProductUpdatedV2}} {
+		v1, v2 := d.Components.Messages[pair[0]], d.Components.Messages[pair[1]]
+		if !v1.Payload.Deprecated || v1.ReadAs != pair[1] || !strings.Contains(v1.Description, "upcast to "+pair[1]+" on read") {
+			t.Errorf("%s: deprecated %v, read as %q, description %q", pair[0], v1.Payload.Deprecated, v1.ReadAs, v1.Description)
+		}
+		if v2.Payload.Deprecated || v2.ReadAs != "" {
+			t.Errorf("%s is marked deprecated", pair[1])
+		}
+		subject := event.Subject(pair[1])
+		if ms := d.Channels[subject].Messages; len(ms) != 2 || ms[pair[0]] == nil || ms[pair[1]] == nil {
+			t.Errorf("channel %s carries %v, want both versions", subject, ms)
+		}
+		op := d.Operations["products.send."+subject]
+		if len(op.Messages) != 2 || !strings.Contains(op.Summary, "publishes "+pair[1]+" ") {
+			t.Errorf("products.send.%s: %d messages, summary %q", subject, len(op.Messages), op.Summary)
+		}
+	}
 }

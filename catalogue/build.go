@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,8 +107,9 @@ type Deps struct {
 // Build builds app's service called name with cfg: it opens and migrates
 // the service's database (service.Config.OpenDB, named after App.Base),
 // adds an outbox relay if the service owns events, runs its setup, serves
-// its routes and its part of the app's AsyncAPI document
-// (GET /asyncapi.json), and gives it one consumer per declared Consumer.
+// its routes, its part of the app's AsyncAPI document (GET /asyncapi.json)
+// and the JSON Schemas of the events it publishes (GET /events/schemas),
+// and gives it one consumer per declared Consumer.
 // The service is ready to Listen and Start. On error nothing stays open.
 func Build(ctx context.Context, app App, name string, cfg service.Config, deps Deps) (*service.Service, error) {
 	desc, ok := app.Service(name)
@@ -129,6 +131,10 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 		}
 	}
 	asyncapi, err := AsyncAPI(app, name)
+	if err != nil {
+		return nil, err
+	}
+	schemas, err := schemasJSON(app, desc)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +200,10 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(asyncapi)
 	})
+	s.Mux.HandleFunc("GET "+SchemasPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(schemas)
+	})
 	return s, nil
 }
 
@@ -225,6 +235,23 @@ func recordProjection(ctx context.Context, db *sql.DB, desc Service) error {
 		return err
 	}
 	return store.WriteProgress(ctx, db, store.Progress{Projection: desc.ProjectionVersion()})
+}
+
+// SchemasPath is where every service serves the JSON Schemas of the event
+// types it publishes (Schemas), to anyone.
+const SchemasPath = "/events/schemas"
+
+// schemasJSON returns Schemas(app, desc) encoded, as served.
+func schemasJSON(app App, desc Service) ([]byte, error) {
+	sch, err := Schemas(app, desc)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.MarshalIndent(sch, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("schemas of %s: %w", desc.Name, err)
+	}
+	return append(raw, '\n'), nil
 }
 
 // consumers gives s a consumer for each one its descriptor declares, with

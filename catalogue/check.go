@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/outbox"
 	"github.com/heraldev/herald/store"
 )
@@ -17,8 +18,11 @@ var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 // parties involved: two apps or services of one name, two services with one
 // default address, an event type with two owners, an event outside its
 // app's stream, a consumer of an event that no service of its app publishes
-// and none accepts from outside, two consumers of one name, and schemas
-// that lack the outbox or the processed-events table a service needs. A
+// and none accepts from outside, two consumers of one name, schemas
+// that lack the outbox or the processed-events table a service needs, an
+// upcaster that cannot work or reads a type as one its owner does not own
+// or as one on another subject, and a consumer that names only part of a
+// chain of versions (it would refuse, or never be handed, the others). A
 // catalogue that passes can be built and started. `herald up` and `herald
 // serve` refuse to start on an error.
 func (c Catalogue) Check() error {
@@ -87,6 +91,7 @@ func (c Catalogue) Check() error {
 					add("event type %s has two owners: %s and %s", d.Type, other, where)
 				}
 				owners[d.Type] = where
+				errs = append(errs, checkUpcast(s, d, where)...)
 			}
 			if s.Writes() && !slices.Contains(s.Migrations, outbox.Schema) {
 				add("service %s owns events, but its migrations do not create the outbox (add outbox.Schema)", where)
@@ -133,6 +138,7 @@ func checkConsumer(a App, s Service, cons Consumer, durables *[]durable) []error
 		add("service %s runs consumer %s, but its migrations do not create processed_events (add store.ProcessedSchema)", where, name)
 	}
 	reg := a.Registry()
+	errs = append(errs, checkVersions(a, cons, name, where)...)
 	for _, d := range cons.Events {
 		owner, owned := a.Owner(d.Type)
 		if owned {
@@ -143,6 +149,57 @@ func checkConsumer(a App, s Service, cons Consumer, durables *[]durable) []error
 		}
 		if !slices.ContainsFunc(a.Services, func(o Service) bool { return o.Ingress != "" && SubjectMatches(o.Ingress, d.Subject()) }) {
 			add("consumer %s of %s consumes %s on %s, which no %s service publishes and none accepts from outside", name, where, d.Type, d.Subject(), a.Name)
+		}
+	}
+	return errs
+}
+
+// checkUpcast checks the upcaster of event type d, which service s (where)
+// owns: it must work, and read d as a newer version of d's own event that s
+// owns too, on the same subject, so that subscribers of the one receive
+// the other.
+func checkUpcast(s Service, d event.Def, where string) []error {
+	to, ok := d.Upcast()
+	if !ok {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if err := d.Problem(); err != nil {
+		add("service %s: %v", where, err)
+	}
+	if to.Subject() != d.Subject() || to.Version() <= d.Version() {
+		add("event type %s of %s is upcast to %s, which is not a newer version of it on %s", d.Type, where, to.Type, d.Subject())
+	}
+	if !slices.ContainsFunc(s.Publishes, func(o event.Def) bool { return o.Type == to.Type }) {
+		add("event type %s of %s is upcast to %s, which %s does not own: add it to its Publishes", d.Type, where, to.Type, s.Name)
+	}
+	return errs
+}
+
+// checkVersions checks that consumer cons (name, of service where) names
+// every version of each event it names: each type it names is read as the
+// newest of its chain (event.Def.ReadAs), which its projection must
+// handle, and every older version the app owns is stored on the same
+// subject, which the consumer must accept.
+func checkVersions(a App, cons Consumer, name, where string) []error {
+	var errs []error
+	names := func(typ string) bool {
+		return slices.ContainsFunc(cons.Events, func(d event.Def) bool { return d.Type == typ })
+	}
+	for _, d := range cons.Events {
+		if latest := d.ReadAs(); !names(latest.Type) {
+			errs = append(errs, fmt.Errorf("consumer %s of %s applies %s, which every consumer receives as %s: name %s too, and handle it", name, where, d.Type, latest.Type, latest.Type))
+		}
+	}
+	for _, s := range a.Services {
+		for _, old := range s.Publishes {
+			latest := old.ReadAs().Type
+			if latest == old.Type || names(old.Type) || !names(latest) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("consumer %s of %s applies %s, but not %s, which %s stores on the same subject and every consumer reads as %s: name %s too, or the consumer refuses what is stored",
+				name, where, latest, old.Type, s.Name, latest, old.Type))
 		}
 	}
 	return errs

@@ -28,12 +28,17 @@ type otherThing struct {
 func (otherThing) Validate() error { return nil }
 
 var (
-	thingMade  = event.Define[thing]("test.thing.made.v1", "A thing was made.")
-	thingGone  = event.Define[thing]("test.thing.gone.v1", "A thing went.")
-	misread    = event.Define[otherThing]("test.thing.made.v1", "")
-	elsewhere  = event.Define[thing]("other.thing.made.v1", "")
-	noVersion  = event.Define[thing]("test.thing.made.v0", "")
-	nothingImp = catalogue.Implement(func(context.Context, *catalogue.Runtime) (struct{}, error) { return struct{}{}, nil }, nil)
+	thingMade = event.Define[thing]("test.thing.made.v1", "A thing was made.")
+	thingGone = event.Define[thing]("test.thing.gone.v1", "A thing went.")
+	misread   = event.Define[otherThing]("test.thing.made.v1", "")
+	elsewhere = event.Define[thing]("other.thing.made.v1", "")
+	noVersion = event.Define[thing]("test.thing.made.v0", "")
+	// thingMadeV2 supersedes thingMade's v1; thingMadeV1 is read as it.
+	thingMadeV2 = event.Define[otherThing]("test.thing.made.v2", "A thing was made, with its name.")
+	thingMadeV1 = event.DefineUpcast("test.thing.made.v1", "A thing was made.", thingMadeV2, func(d thing) otherThing { return otherThing{Name: "unnamed"} })
+	upcastAside = event.DefineUpcast("test.thing.made.v1", "", thingGone, func(d thing) thing { return d })
+	upcastAmiss = event.DefineUpcast("test.thing.made.v1", "", thingMadeV2, func(d thing) thing { return d })
+	nothingImp  = catalogue.Implement(func(context.Context, *catalogue.Runtime) (struct{}, error) { return struct{}{}, nil }, nil)
 )
 
 func writer(name, addr string, owns ...event.Def) catalogue.Service {
@@ -104,6 +109,17 @@ func TestCheckRefusesAnInconsistentCatalogueNamingBothParties(t *testing.T) {
 			return s
 		}())}, []string{errSetting.Error()}},
 		{"a service named like an app", catalogue.Catalogue{testApp(writer("test", ":1", thingMade))}, []string{"service test (test) has the name of an app"}},
+		{"two versions, each consumed", catalogue.Catalogue{testApp(writer("a", ":1", thingMadeV2, thingMadeV1), reader("r", ":2", thingMadeV1, thingMadeV2))}, nil},
+		{"an upcast to a type the owner does not own", catalogue.Catalogue{testApp(writer("a", ":1", thingMadeV1), writer("b", ":2", thingMadeV2))},
+			[]string{"test.thing.made.v1 of a (test) is upcast to test.thing.made.v2, which a does not own"}},
+		{"an upcast to another event", catalogue.Catalogue{testApp(writer("a", ":1", upcastAside, thingGone))},
+			[]string{"test.thing.made.v1 of a (test) is upcast to test.thing.gone.v1, which is not a newer version of it on test.thing.made"}},
+		{"an upcaster returning another payload", catalogue.Catalogue{testApp(writer("a", ":1", upcastAmiss, thingMadeV2))},
+			[]string{"service a (test)", "upcast to test.thing.made.v2 by a function returning catalogue_test.thing", "catalogue_test.otherThing"}},
+		{"a consumer of the old version only", catalogue.Catalogue{testApp(writer("a", ":1", thingMadeV2, thingMadeV1), reader("r", ":2", thingMadeV1))},
+			[]string{"consumer test-r of r (test) applies test.thing.made.v1, which every consumer receives as test.thing.made.v2: name test.thing.made.v2 too"}},
+		{"a consumer of the new version only", catalogue.Catalogue{testApp(writer("a", ":1", thingMadeV2, thingMadeV1), reader("r", ":2", thingMadeV2))},
+			[]string{"consumer test-r of r (test) applies test.thing.made.v2, but not test.thing.made.v1, which a stores on the same subject", "name test.thing.made.v1 too"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cat.Check()

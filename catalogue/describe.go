@@ -46,12 +46,15 @@ type ConsumerInfo struct {
 
 // EventInfo describes one event type.
 type EventInfo struct {
-	Type      string         `json:"type"`
-	Version   int            `json:"version"`
-	Subject   string         `json:"subject"`
-	Owner     string         `json:"owner"`
-	Doc       string         `json:"doc"`
-	Payload   string         `json:"payload"` // the Go type of its data
+	Type    string `json:"type"`
+	Version int    `json:"version"`
+	Subject string `json:"subject"`
+	Owner   string `json:"owner"`
+	Doc     string `json:"doc"`
+	Payload string `json:"payload"` // the Go type of its data
+	// ReadAs, for a deprecated type (no longer emitted), is the type every
+	// consumer receives its stored events as (event.Def.ReadAs).
+	ReadAs    string         `json:"readAs,omitempty"`
 	Publisher []string       `json:"publishedBy"`
 	Consumers []ConsumerInfo `json:"consumedBy"`
 }
@@ -106,6 +109,9 @@ func (c Catalogue) Describe() Description {
 			owner, _ := a.Owner(def.Type)
 			ei := EventInfo{Type: def.Type, Version: def.Version(), Subject: def.Subject(), Owner: owner.Name, Doc: def.Doc,
 				Payload: def.Payload.String(), Publisher: []string{owner.Name}, Consumers: receivers(def.Subject(), def.Type)}
+			if def.Deprecated() {
+				ei.ReadAs = def.ReadAs().Type
+			}
 			for _, s := range a.Services {
 				if s.Ingress != "" && SubjectMatches(s.Ingress, def.Subject()) {
 					ei.Publisher = append(ei.Publisher, s.Name+" (from outside)")

@@ -335,7 +335,7 @@ func TestJourneyOfAnEvent(t *testing.T) {
 	}
 	var page Events
 	testenv.Eventually(t, 10*time.Second, func() error {
-		call(t, "GET", url+"/api/events?stream=SHOP&type=shop.product.created.v1", "", nil, &page)
+		call(t, "GET", url+"/api/events?stream=SHOP&type=shop.product.created.v2", "", nil, &page)
 		if len(page.Events) != 1 {
 			return fmt.Errorf("%d events", len(page.Events))
 		}

@@ -146,7 +146,8 @@ func TestDecodeOfACheckedEnvelopeReturnsWhatCheckedDecoded(t *testing.T) {
 
 // shopRegistry is a registry of the shop's event types.
 func shopRegistry() *event.Registry {
-	return event.NewRegistry(event.UserCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef, event.OrderCreatedDef, event.OrderCancelledDef)
+	return event.NewRegistry(event.UserCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef,
+		event.ProductCreatedV2Def, event.ProductUpdatedV2Def, event.OrderCreatedDef, event.OrderCancelledDef)
 }
 
 // TestSubjectAndVersionFollowFromTheTypeName: a versioned type travels on

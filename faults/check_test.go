@@ -155,7 +155,7 @@ func eventKey(typ, subject string, version int64) string {
 
 // okEventKey is the key of the event a 2xx write must have recorded.
 func okEventKey(w write) string {
-	typ := map[string]string{opUser: event.UserCreated, opProduct: event.ProductCreated, opUpdate: event.ProductUpdated,
+	typ := map[string]string{opUser: event.UserCreated, opProduct: event.ProductCreatedV2, opUpdate: event.ProductUpdatedV2,
 		opOrder: event.OrderCreated, opCancel: event.OrderCancelled}[w.Kind]
 	return eventKey(typ, strconv.FormatInt(w.ID, 10), w.Version)
 }

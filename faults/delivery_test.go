@@ -80,7 +80,7 @@ func staleUpdate(t *testing.T, msgs []hjs.Stored, id int64) event.Envelope {
 	t.Helper()
 	for _, m := range msgs {
 		e, err := event.Parse(m.Data)
-		if err == nil && e.Type == event.ProductUpdated && e.Subject == fmt.Sprint(id) {
+		if err == nil && e.Type == event.ProductUpdatedV2 && e.Subject == fmt.Sprint(id) {
 			e.ID = event.NewID()
 			return e
 		}

@@ -68,7 +68,10 @@ func documentEvents(api huma.API) {
 			"400": fail(400, "malformed JSON or header"),
 			"413": fail(413, "the event is over "+strconv.Itoa(1<<20)+" bytes"),
 			"415": fail(415, "not one of the accepted content types, or a batch"),
-			"422": fail(422, "the event breaks a rule; the detail says which"),
+			"422": {Description: http.StatusText(422) + ": the event breaks a rule; the detail says which. Data of a known type that " +
+				"does not match the type's JSON Schema (GET /events/schemas) is refused with each violation in errors: its JSON Pointer " +
+				"into the posted body and the rule broken.", Content: map[string]*huma.MediaType{"application/problem+json": {
+				Schema: &huma.Schema{AnyOf: []*huma.Schema{schema(huma.ErrorModel{}), schema(SchemaProblem{})}}}}},
 			"503": fail(503, "the bus did not store the event (or the stream is full); retry"),
 		},
 	})

@@ -43,7 +43,8 @@ const (
 // events serves POST and GET /events. It is safe for concurrent use.
 type events struct {
 	bus     *jetstream.Bus
-	reg     *event.Registry
+	reg     *event.Registry // the types whose data is checked
+	schemas schemas         // the JSON Schemas of reg's types' data
 	log     *slog.Logger
 	metrics *metrics
 	tracer  trace.Tracer // the gateway's: a span per publish
@@ -57,14 +58,14 @@ type events struct {
 // the same id within two minutes is stored once, a tutorial event (which
 // gets a fresh id each time) may be stored twice.
 func (ev *events) post(w http.ResponseWriter, r *http.Request) {
-	in, err := decode(r, ev.reg)
+	in, err := decode(r, ev.reg, ev.schemas)
 	if err != nil {
 		var rej *rejection
 		if !errors.As(err, &rej) {
 			rej = reject(http.StatusInternalServerError, "internal error; the server logged the details")
 			ev.log.Error("decode event", "err", err)
 		}
-		httpapi.WriteProblem(w, rej.status, rej.detail)
+		rej.write(w)
 		return
 	}
 	if f := ev.doors.mayPost(r, in.env.Type); f != nil {

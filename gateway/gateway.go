@@ -146,7 +146,8 @@ type handlers struct {
 }
 
 // setup builds the gateway on rt: its event intake and history, which
-// validate the app's own event types (rt.App's registry), and its push
+// validate the data of the app's own event types (rt.App's registry)
+// against their JSON Schemas, compiled here once, and their rules, and its push
 // workers, which start with the service (OnStart) and stop with it
 // (OnStop).
 func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
@@ -171,7 +172,12 @@ func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
 		rt.Module.ForeignTokens = func(r *http.Request) bool { return r.URL.Path == "/events" }
 	}
 	rt.Module.OnStop = p.stop
-	ev := &events{bus: rt.Bus, reg: rt.App.Registry(), log: rt.Log, metrics: m, tracer: rt.Module.Tracer(), doors: newDoors(rt.App, cfg)}
+	reg := rt.App.Registry()
+	sch, err := compileSchemas(reg.Defs())
+	if err != nil {
+		return handlers{}, err
+	}
+	ev := &events{bus: rt.Bus, reg: reg, schemas: sch, log: rt.Log, metrics: m, tracer: rt.Module.Tracer(), doors: newDoors(rt.App, cfg)}
 	return handlers{events: ev, pusher: p}, nil
 }
 

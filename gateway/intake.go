@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldev/herald/catalogue"
 	"github.com/heraldev/herald/event"
+	"github.com/heraldev/herald/httpapi"
 )
 
 // The shapes an event can be posted in. The shape is stored with the event
@@ -32,13 +35,28 @@ type incoming struct {
 	stored []byte
 }
 
-// rejection is why POST /events refused an event, with its HTTP status.
+// rejection is why POST /events refused an event, with its HTTP status,
+// and, for data that breaks its type's schema, each way it does.
 type rejection struct {
-	status int
-	detail string
+	status     int
+	detail     string
+	violations []Violation
 }
 
 func (r *rejection) Error() string { return r.detail }
+
+// write answers r as a problem: with "errors", each violation's pointer,
+// rule and message (RFC 9457's extension member), if it has any.
+func (r *rejection) write(w http.ResponseWriter) {
+	if len(r.violations) == 0 {
+		httpapi.WriteProblem(w, r.status, r.detail)
+		return
+	}
+	w.Header().Del("X-Content-Type-Options") // as httpapi.WriteProblem
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(r.status)
+	_ = json.NewEncoder(w).Encode(SchemaProblem{http.StatusText(r.status), r.status, r.detail, r.violations})
+}
 
 func reject(status int, format string, args ...any) *rejection {
 	return &rejection{status: status, detail: fmt.Sprintf(format, args...)}
@@ -49,9 +67,11 @@ const acceptedShapes = "send {\"type\", \"data\"} as application/json, a structu
 // decode reads the event posted in r and checks it. Every error is a
 // *rejection: 415 for a content type it does not take, 413 for a body or
 // event over event.MaxSize, 400 for malformed JSON or headers, 422 for an
-// event that breaks a rule (including the data rules of the blog's known
-// types, reg). Types reg does not know pass: other services' events.
-func decode(r *http.Request, reg *event.Registry) (incoming, error) {
+// event that breaks a rule. The data of a type the gateway knows (reg)
+// must match its JSON Schema (sch; the 422 lists each violation with its
+// JSON Pointer into the body and the rule it breaks) and then its Go
+// payload's rules. Types reg does not know pass: other services' events.
+func decode(r *http.Request, reg *event.Registry, sch schemas) (incoming, error) {
 	mt := ""
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		var err error
@@ -91,6 +111,16 @@ func decode(r *http.Request, reg *event.Registry) (incoming, error) {
 	}
 	if err := event.CheckBlogType(in.env.Type); err != nil {
 		return incoming{}, reject(http.StatusUnprocessableEntity, "%v", err)
+	}
+	at := "/data" // where the data is in the body
+	if in.shape == shapeBinary {
+		at = ""
+	}
+	if vs := sch.check(in.env, at); len(vs) > 0 {
+		rej := reject(http.StatusUnprocessableEntity, "%s data does not match the type's JSON Schema (GET %s): %s; nothing was stored",
+			in.env.Type, catalogue.SchemasPath, summarize(vs))
+		rej.violations = vs
+		return incoming{}, rej
 	}
 	if err := reg.Validate(in.env); err != nil && !errors.Is(err, event.ErrUnknownType) {
 		return incoming{}, reject(http.StatusUnprocessableEntity, "%s is a known blog event type and its data is invalid: %v", in.env.Type, err)
@@ -234,6 +264,18 @@ func checkAttribute(name string) error {
 		return fmt.Errorf("attribute name %q may hold only lowercase letters a-z and digits (CloudEvents 1.0)", name)
 	}
 	return nil
+}
+
+// summarize lists the first violations of vs for a problem's detail line.
+func summarize(vs []Violation) string {
+	var parts []string
+	for _, v := range vs[:min(len(vs), 3)] {
+		parts = append(parts, cmp.Or(v.Pointer, "the data")+": "+v.Rule+": "+v.Message)
+	}
+	if len(vs) > 3 {
+		parts = append(parts, fmt.Sprintf("and %d more", len(vs)-3))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // abbreviate returns b, cut to n bytes with "..." if longer.

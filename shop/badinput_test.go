@@ -222,11 +222,19 @@ func TestBadInputIsRefusedWithProblemDetailsAndPublishesNothing(t *testing.T) {
 		badRow{name: "title over 1000", body: js(map[string]string{"title": long(1001), "image": "b.png"}), status: 422, loc: "body.title"},
 		badRow{name: "image over 2048", body: js(map[string]string{"title": "a", "image": long(2049)}), status: 422, loc: "body.image"},
 		badRow{name: "title is null", body: `{"title":null,"image":"b.png"}`, status: 422, loc: "body.title"},
+		badRow{name: "negative price", body: `{"title":"a","image":"b.png","price":-1}`, status: 422, loc: "body.price"},
+		badRow{name: "price with a fraction", body: `{"title":"a","image":"b.png","price":19.99}`, status: 422, loc: "body.price"},
+		badRow{name: "price is a string", body: `{"title":"a","image":"b.png","price":"1999"}`, status: 422, loc: "body.price"},
+		badRow{name: "lower-case currency", body: `{"title":"a","image":"b.png","currency":"eur"}`, status: 422, loc: "body.currency", msg: "three upper-case letters"},
+		badRow{name: "four-letter currency", body: `{"title":"a","image":"b.png","currency":"EURO"}`, status: 422, loc: "body.currency"},
+		badRow{name: "empty currency", body: `{"title":"a","image":"b.png","currency":""}`, status: 422, loc: "body.currency"},
 	)
 	updateProductEP := badEndpoint{"update-product", "products", "PUT", fmt.Sprintf("/products/%d", prod)}
 	jsonRows(updateProductEP, `{"title":"a"}`, "title")
 	add(updateProductEP,
-		badRow{name: "neither title nor image", body: `{}`, status: 422, loc: "body", msg: "title"},
+		badRow{name: "nothing to change", body: `{}`, status: 422, loc: "body", msg: "title, image, price"},
+		badRow{name: "negative price", body: `{"price":-5}`, status: 422, loc: "body.price"},
+		badRow{name: "currency with a digit", body: `{"currency":"EU1"}`, status: 422, loc: "body.currency"},
 		badRow{name: "empty title", body: `{"title":""}`, status: 422, loc: "body.title"},
 		badRow{name: "blank title", body: `{"title":"   "}`, status: 422, loc: "body.title"},
 		badRow{name: "blank image", body: `{"image":"   "}`, status: 422, loc: "body.image"},

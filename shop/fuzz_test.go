@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -437,10 +438,43 @@ func FuzzCreateUser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) { e.send(t, body) })
 }
 
+// fuzzPrice returns the optional price and currency of m, checking the
+// price is a JSON integer of 0 or more that fits in 64 bits and the
+// currency three upper-case letters. Left out (or null, which an optional
+// field takes as left out), they are 0 and EUR, and not present.
+func fuzzPrice(m map[string]json.RawMessage) (price int64, currency string, present map[string]bool, err error) {
+	price, currency, present = 0, "EUR", map[string]bool{}
+	if raw, ok := m["price"]; ok && string(raw) != "null" {
+		present["price"] = true
+		if err := json.Unmarshal(raw, &price); err != nil || price < 0 {
+			return 0, "", present, fmt.Errorf("accepted price = %s, which is not an integer of 0 or more", raw)
+		}
+	}
+	if raw, ok := m["currency"]; ok && string(raw) != "null" {
+		present["currency"] = true
+		if err := json.Unmarshal(raw, &currency); err != nil || !currencyRe.MatchString(currency) {
+			return 0, "", present, fmt.Errorf("accepted currency = %s, which is not three upper-case letters", raw)
+		}
+	}
+	return price, currency, present, nil
+}
+
+var currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// fuzzProduct is a product as products answers it.
+type fuzzProduct struct {
+	ID       int64  `json:"id"`
+	Title    string `json:"title"`
+	Image    string `json:"image"`
+	Price    int64  `json:"price"`
+	Currency string `json:"currency"`
+	Version  int64  `json:"version"`
+}
+
 func FuzzCreateProduct(f *testing.F) {
 	e := newFuzzEndpoint(f, "products", http.MethodPost, "/products")
 	e.check = func(req, resp []byte) (int, error) {
-		m, err := fuzzObject(req, "title", "image")
+		m, err := fuzzObject(req, "title", "image", "price", "currency")
 		if err != nil {
 			return 0, err
 		}
@@ -452,16 +486,15 @@ func FuzzCreateProduct(f *testing.F) {
 		if err != nil {
 			return 0, err
 		}
-		var p struct {
-			ID      int64  `json:"id"`
-			Title   string `json:"title"`
-			Image   string `json:"image"`
-			Version int64  `json:"version"`
+		price, currency, _, err := fuzzPrice(m)
+		if err != nil {
+			return 0, err
 		}
+		var p fuzzProduct
 		if err := fuzzAnswer(resp, &p); err != nil {
 			return 0, err
 		}
-		if p.ID < 1 || p.Title != title || p.Image != image || p.Version != 1 {
+		if p.ID < 1 || p.Title != title || p.Image != image || p.Price != price || p.Currency != currency || p.Version != 1 {
 			return 0, fmt.Errorf("answer %+v does not match the request", p)
 		}
 		return 1, nil
@@ -476,6 +509,24 @@ func FuzzCreateProduct(f *testing.F) {
 		`{"image":"hat.jpg"}`,
 		`{"title":"","image":"x"}`,
 		`{"title":"Hat","image":"hat.jpg","price":3}`,
+		`{"title":"Hat","image":"hat.jpg","price":1999,"currency":"USD"}`,
+		`{"title":"Hat","image":"hat.jpg","currency":"JPY"}`,
+		`{"title":"Hat","image":"hat.jpg","price":0,"currency":"EUR"}`,
+		`{"title":"Hat","image":"hat.jpg","price":-1}`,
+		`{"title":"Hat","image":"hat.jpg","price":19.99}`,
+		`{"title":"Hat","image":"hat.jpg","price":1.0}`,
+		`{"title":"Hat","image":"hat.jpg","price":1e3}`,
+		`{"title":"Hat","image":"hat.jpg","price":"3"}`,
+		`{"title":"Hat","image":"hat.jpg","price":null}`,
+		`{"title":"Hat","image":"hat.jpg","price":9223372036854775807}`,
+		`{"title":"Hat","image":"hat.jpg","price":9223372036854775808}`,
+		`{"title":"Hat","image":"hat.jpg","currency":"eur"}`,
+		`{"title":"Hat","image":"hat.jpg","currency":"EURO"}`,
+		`{"title":"Hat","image":"hat.jpg","currency":""}`,
+		`{"title":"Hat","image":"hat.jpg","currency":null}`,
+		`{"title":"Hat","image":"hat.jpg","currency":"ÉUR"}`,
+		`{"title":"Hat","image":"hat.jpg","currency":"EUR\n"}`,
+		`{"title":"Hat","image":"hat.jpg","Price":3}`,
 		`{"title":"Hat","image":"hat.jpg","Title":"hat"}`,
 		`{"title":"Hat","image":"hat.jpg","Title":"` + strings.Repeat("t", 5000) + `"}`,
 		`{"title":"Hat","image":"hat.jpg","Image":""}`,
@@ -498,18 +549,13 @@ func FuzzUpdateProduct(f *testing.F) {
 	// product's version (inputs run one at a time in each fuzz process).
 	version := int64(1)
 	e.check = func(req, resp []byte) (int, error) {
-		var p struct {
-			ID      int64  `json:"id"`
-			Title   string `json:"title"`
-			Image   string `json:"image"`
-			Version int64  `json:"version"`
-		}
+		var p fuzzProduct
 		if err := fuzzAnswer(resp, &p); err != nil {
 			return 0, err
 		}
 		before := version
 		version = p.Version
-		m, err := fuzzObject(req, "title", "image")
+		m, err := fuzzObject(req, "title", "image", "price", "currency")
 		if err != nil {
 			return 0, err
 		}
@@ -521,10 +567,15 @@ func FuzzUpdateProduct(f *testing.F) {
 		if err != nil {
 			return 0, err
 		}
-		if !hasTitle && !hasImage {
-			return 0, fmt.Errorf("accepted a body with neither title nor image")
+		price, currency, has, err := fuzzPrice(m)
+		if err != nil {
+			return 0, err
 		}
-		if p.ID != 1 || (hasTitle && p.Title != title) || (hasImage && p.Image != image) {
+		if !hasTitle && !hasImage && !has["price"] && !has["currency"] {
+			return 0, fmt.Errorf("accepted a body with none of title, image, price and currency")
+		}
+		if p.ID != 1 || (hasTitle && p.Title != title) || (hasImage && p.Image != image) ||
+			(has["price"] && p.Price != price) || (has["currency"] && p.Currency != currency) {
 			return 0, fmt.Errorf("answer %+v does not match the request", p)
 		}
 		switch p.Version {
@@ -548,6 +599,14 @@ func FuzzUpdateProduct(f *testing.F) {
 		`{"title":""}`,
 		`{"title":"  "}`,
 		`{"title":"T","colour":"red"}`,
+		`{"price":2500}`,
+		`{"price":2500,"currency":"GBP"}`,
+		`{"currency":"USD"}`,
+		`{"price":-5}`,
+		`{"price":null}`,
+		`{"currency":"usd"}`,
+		`{"currency":null}`,
+		`{"price":1.5,"title":"T"}`,
 		`{"title":"T","title":"U"}`,
 		`{"title":"T"}]`,
 		`{"title":"Ø 🎉 \ud83d"}`,

@@ -102,7 +102,7 @@ func TestWriteServicesShareAPostgresDatabaseBetweenTwoInstances(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.Type == event.ProductUpdated && ev.Subject == fmt.Sprint(p) {
+			if ev.Type == event.ProductUpdatedV2 && ev.Subject == fmt.Sprint(p) {
 				lampVersions = append(lampVersions, ev.EntityVersion)
 			}
 			if ev.Type == event.OrderCancelled && ev.Subject == fmt.Sprint(order) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/catalogue"
+	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/journey"
 	"github.com/heraldev/herald/observe"
@@ -147,7 +148,7 @@ func TestOneTraceFromAWriteThroughOutboxRelayAndEveryConsumer(t *testing.T) {
 	var p idOnly
 	json.Unmarshal(raw, &p)
 	productEvent := h.Get(service.HeaderEventID)
-	if productEvent == "" || h.Get(service.HeaderToken) != "shop.product.created.v1:"+productEvent {
+	if productEvent == "" || h.Get(service.HeaderToken) != event.ProductCreatedV2+":"+productEvent {
 		t.Fatalf("write answered %s=%q %s=%q, want the event's id and its token", service.HeaderEventID, productEvent, service.HeaderToken, h.Get(service.HeaderToken))
 	}
 

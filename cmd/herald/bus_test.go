@@ -207,5 +207,5 @@ func TestServeOnAClusterOfBusesGetsThreeReplicasAndSurvivesLosingOne(t *testing.
 	user := post(t, tok, url("users")+"/users", map[string]string{"name": "Three", "email": "three@example.com", "password": "correct horse battery"})
 	hat := post(t, tok, url("products")+"/products", map[string]string{"title": "hat", "image": "hat.png"})
 	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": hat})
-	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat))
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, hat))
 }

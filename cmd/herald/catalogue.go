@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/heraldev/herald/catalogue"
+	"github.com/heraldev/herald/event"
 )
 
 // catalogueCmd prints what the system is made of.
@@ -83,7 +85,11 @@ func writeCatalogue(out io.Writer, d catalogue.Description) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  EVENT\tVERSION\tSUBJECT\tOWNER\tPUBLISHED BY\tCONSUMED BY (SERVICE (DURABLE CONSUMER))")
 		for _, e := range a.Events {
-			fmt.Fprintf(w, "  %s\t%d\t%s\t%s\t%s\t%s\n", e.Type, e.Version, e.Subject, e.Owner, strings.Join(e.Publisher, ", "), dash(consumers(e.Consumers)))
+			version := strconv.Itoa(e.Version)
+			if e.ReadAs != "" {
+				version += ", read as " + strconv.Itoa(event.Version(e.ReadAs))
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Type, version, e.Subject, e.Owner, strings.Join(e.Publisher, ", "), dash(consumers(e.Consumers)))
 		}
 		for _, in := range a.Ingress {
 			fmt.Fprintf(w, "  (any other type)\t-\t%s\t-\t%s (from outside)\t%s\n", in.Subject, in.Service, dash(consumers(in.Consumers)))

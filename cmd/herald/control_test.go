@@ -21,7 +21,7 @@ func TestAStoppedServiceStartsAgainAndCatchesUp(t *testing.T) {
 	hat := post(t, tok, url("products")+"/products", map[string]string{"title": "hat", "image": "hat.png"})
 	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": hat})
 	view := fmt.Sprintf("%s/users/%d/products", url("query"), user)
-	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat))
+	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, hat))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -36,7 +36,7 @@ func TestAStoppedServiceStartsAgainAndCatchesUp(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a stopped products still answers")
 	}
-	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat))
+	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, hat))
 
 	if err := m.running.StartService(ctx, "products"); err != nil {
 		t.Fatal(err)
@@ -46,5 +46,5 @@ func TestAStoppedServiceStartsAgainAndCatchesUp(t *testing.T) {
 	}
 	mug := post(t, tok, url("products")+"/products", map[string]string{"title": "mug", "image": "mug.png"})
 	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": mug})
-	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"mug","image":"mug.png"},{"id":%d,"title":"hat","image":"hat.png"}]`, mug, hat))
+	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"mug","image":"mug.png","price":0,"currency":"EUR"},{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, mug, hat))
 }

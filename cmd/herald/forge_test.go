@@ -81,7 +81,7 @@ func TestForgedEventsAreRefusedByTheBus(t *testing.T) {
 	if err := owner.Publish(ctx, subject, forged.ID, payload); err != nil {
 		t.Fatalf("orders publishing its own event type: %v", err)
 	}
-	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"Kettle","image":"https://img.example/k.png"}]`, productID))
+	waitBodyAs(t, tok, view, fmt.Sprintf(`[{"id":%d,"title":"Kettle","image":"https://img.example/k.png","price":0,"currency":"EUR"}]`, productID))
 }
 
 // dialAs connects to the bus at url as the identity name of creds.

@@ -159,7 +159,7 @@ func TestUpRunsTheShopAndRestartsWhereItStopped(t *testing.T) {
 	user := post(t, tok, url("users")+"/users", map[string]string{"name": "One", "email": "one@example.com", "password": "correct horse battery"})
 	pants := post(t, tok, url("products")+"/products", map[string]string{"title": "pants", "image": "pants.jpeg"})
 	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": pants})
-	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg","price":0,"currency":"EUR"}]`)
 	for _, name := range []string{"users", "products", "orders", "query"} {
 		waitBody(t, url(name)+"/readyz", `{"status":"ready"}`)
 	}
@@ -168,14 +168,14 @@ func TestUpRunsTheShopAndRestartsWhereItStopped(t *testing.T) {
 	m = up(t, dir) // the same data dir: everything is still there
 	defer closeMain(t, m)
 	tok = operatorToken(t, dir) // renewed at each start
-	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user), `[{"id":1,"title":"pants","image":"pants.jpeg","price":0,"currency":"EUR"}]`)
 	shoes := post(t, tok, url("products")+"/products", map[string]string{"title": "shoes", "image": "shoes.jpeg"})
 	if shoes != 2 {
 		t.Fatalf("product id after restart = %d, want 2", shoes)
 	}
 	post(t, tok, url("orders")+"/orders", map[string]int64{"userId": user, "productId": shoes})
 	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", url("query"), user),
-		`[{"id":2,"title":"shoes","image":"shoes.jpeg"},{"id":1,"title":"pants","image":"pants.jpeg"}]`)
+		`[{"id":2,"title":"shoes","image":"shoes.jpeg","price":0,"currency":"EUR"},{"id":1,"title":"pants","image":"pants.jpeg","price":0,"currency":"EUR"}]`)
 }
 
 func TestPortInUseNamesTheFlagToChange(t *testing.T) {
@@ -223,7 +223,7 @@ func TestServeRunsNamedServicesAgainstAnExternalBus(t *testing.T) {
 	user := post(t, tok, writers.Service("users").URL()+"/users", map[string]string{"name": "Two", "email": "two@example.com", "password": "correct horse battery"})
 	hat := post(t, tok, writers.Service("products").URL()+"/products", map[string]string{"title": "hat", "image": "hat.png"})
 	post(t, tok, writers.Service("orders").URL()+"/orders", map[string]int64{"userId": user, "productId": hat})
-	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", reader.Service("query").URL(), user), `[{"id":1,"title":"hat","image":"hat.png"}]`)
+	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", reader.Service("query").URL(), user), `[{"id":1,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`)
 }
 
 func TestEveryFlagHasAHeraldEnvVar(t *testing.T) {

@@ -49,7 +49,7 @@ func TestOWASPAPITop10Attacks(t *testing.T) {
 	product := post(t, admin, base("products")+"/products", map[string]string{"title": "kettle", "image": "https://img.example/k.png"})
 	order := post(t, bobTok, base("orders")+"/orders", map[string]int64{"userId": bob, "productId": product})
 	waitBodyAs(t, bobTok, fmt.Sprintf("%s/users/%d/products", base("query"), bob),
-		fmt.Sprintf(`[{"id":%d,"title":"kettle","image":"https://img.example/k.png"}]`, product))
+		fmt.Sprintf(`[{"id":%d,"title":"kettle","image":"https://img.example/k.png","price":0,"currency":"EUR"}]`, product))
 
 	otherKey := auth.SigningKey{}
 	_, otherKey.Private, _ = ed25519.GenerateKey(rand.Reader)

@@ -93,7 +93,7 @@ func TestSignalStopsCleanlyAndRestartKeepsEverything(t *testing.T) {
 	user := post(t, tok, p.urls["users"]+"/users", map[string]string{"name": "Sig", "email": "sig@example.com", "password": "correct horse battery"})
 	hat := post(t, tok, p.urls["products"]+"/products", map[string]string{"title": "hat", "image": "hat.png"})
 	post(t, tok, p.urls["orders"]+"/orders", map[string]int64{"userId": user, "productId": hat})
-	view := fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png"}]`, hat)
+	view := fmt.Sprintf(`[{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, hat)
 	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", p.urls["query"], user), view)
 	p.stop(t, syscall.SIGTERM)
 
@@ -101,7 +101,7 @@ func TestSignalStopsCleanlyAndRestartKeepsEverything(t *testing.T) {
 	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", p.urls["query"], user), view)
 	mug := post(t, tok, p.urls["products"]+"/products", map[string]string{"title": "mug", "image": "mug.png"})
 	post(t, tok, p.urls["orders"]+"/orders", map[string]int64{"userId": user, "productId": mug})
-	view = fmt.Sprintf(`[{"id":%d,"title":"mug","image":"mug.png"},{"id":%d,"title":"hat","image":"hat.png"}]`, mug, hat)
+	view = fmt.Sprintf(`[{"id":%d,"title":"mug","image":"mug.png","price":0,"currency":"EUR"},{"id":%d,"title":"hat","image":"hat.png","price":0,"currency":"EUR"}]`, mug, hat)
 	waitBodyAs(t, tok, fmt.Sprintf("%s/users/%d/products", p.urls["query"], user), view)
 	p.stop(t, syscall.SIGINT)
 

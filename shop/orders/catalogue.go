@@ -19,7 +19,7 @@ var Descriptor = catalogue.Service{
 	Publishes:  []event.Def{event.OrderCreatedDef, event.OrderCancelledDef},
 	Consumes: []catalogue.Consumer{{
 		Doc:    "Records the ids of new users and products in orders' own copy.",
-		Events: []event.Def{event.UserCreatedDef, event.ProductCreatedDef},
+		Events: []event.Def{event.UserCreatedDef, event.ProductCreatedDef, event.ProductCreatedV2Def}, // v1 arrives upcast to v2
 	}},
 	Impl: catalogue.Implement(func(ctx context.Context, rt *catalogue.Runtime) (*Service, error) {
 		s, err := New(ctx, rt.DB, rt.Writer)

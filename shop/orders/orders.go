@@ -248,7 +248,8 @@ func emit(ctx context.Context, w *outbox.Writer, tx *sql.Tx, typ string, o Order
 }
 
 // Apply records the ids announced by shop.user.created.v1 and
-// shop.product.created.v1 in orders' own copy. It ignores other types.
+// shop.product.created.v2 (v1 events arrive upcast to v2: see
+// event.Registry.Checked) in orders' own copy. It ignores other types.
 // Applying an event twice, or in any order, gives the same copy.
 func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 	switch e.Type {
@@ -259,8 +260,8 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO known_users (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.ID)
 		return err
-	case event.ProductCreated:
-		d, err := event.Decode[event.ProductData](e)
+	case event.ProductCreatedV2:
+		d, err := event.Decode[event.ProductDataV2](e)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,10 @@ import (
 
 type createInput struct {
 	Body struct {
-		Title string `json:"title" minLength:"1" maxLength:"1000" doc:"Product title"`
-		Image string `json:"image" minLength:"1" maxLength:"2048" doc:"Image URL or file name"`
+		Title    string `json:"title" minLength:"1" maxLength:"1000" doc:"Product title"`
+		Image    string `json:"image" minLength:"1" maxLength:"2048" doc:"Image URL or file name"`
+		Price    int64  `json:"price,omitempty" minimum:"0" default:"0" doc:"Price in minor units of currency (1999 is 19.99); 0 if left out"`
+		Currency string `json:"currency,omitempty" pattern:"^[A-Z]{3}$" patternDescription:"three upper-case letters (ISO 4217), such as EUR" default:"EUR" doc:"ISO 4217 currency code; EUR if left out"`
 	}
 }
 
@@ -28,8 +30,10 @@ func (in *createInput) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error 
 type updateInput struct {
 	ID   int64 `path:"id" minimum:"1" doc:"Product id"`
 	Body struct {
-		Title *string `json:"title,omitempty" minLength:"1" maxLength:"1000" doc:"New title"`
-		Image *string `json:"image,omitempty" minLength:"1" maxLength:"2048" doc:"New image URL or file name"`
+		Title    *string `json:"title,omitempty" minLength:"1" maxLength:"1000" doc:"New title"`
+		Image    *string `json:"image,omitempty" minLength:"1" maxLength:"2048" doc:"New image URL or file name"`
+		Price    *int64  `json:"price,omitempty" minimum:"0" doc:"New price in minor units of currency (1999 is 19.99)"`
+		Currency *string `json:"currency,omitempty" pattern:"^[A-Z]{3}$" patternDescription:"three upper-case letters (ISO 4217), such as EUR" doc:"New ISO 4217 currency code"`
 	}
 }
 
@@ -56,13 +60,13 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-product", Method: http.MethodPost, Path: "/products",
 		Summary: "Add a product", DefaultStatus: http.StatusCreated,
-		Description: "Needs an admin's token (401 without a token, 403 for a user's). Stores the product at version 1 and emits shop.product.created.v1.",
+		Description: "Needs an admin's token (401 without a token, 403 for a user's). Stores the product at version 1 and emits shop.product.created.v2. price and currency may be left out: 0 EUR.",
 		Security:    httpapi.Bearer,
 	}, func(ctx context.Context, in *createInput) (*createdOutput, error) {
 		if _, err := auth.Admin(ctx); err != nil {
 			return nil, err
 		}
-		p, err := s.Create(ctx, in.Body.Title, in.Body.Image)
+		p, err := s.Create(ctx, in.Body.Title, in.Body.Image, in.Body.Price, in.Body.Currency)
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)
 		}
@@ -70,8 +74,8 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "update-product", Method: http.MethodPut, Path: "/products/{id}",
-		Summary:     "Change a product's title or image",
-		Description: "Needs an admin's token (401 without a token, 403 for a user's). Fields left out keep their value. A change bumps the version and emits shop.product.updated.v1 with the whole product.",
+		Summary:     "Change a product's title, image or price",
+		Description: "Needs an admin's token (401 without a token, 403 for a user's). Fields left out keep their value. A change bumps the version and emits shop.product.updated.v2 with the whole product.",
 		Security:    httpapi.Bearer,
 	}, func(ctx context.Context, in *updateInput) (*productOutput, error) {
 		if _, err := auth.Admin(ctx); err != nil {
@@ -79,10 +83,11 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 		}
 		// Checked here, not in Resolve, so a body that failed to parse does
 		// not also get this error.
-		if in.Body.Title == nil && in.Body.Image == nil {
-			return nil, httpapi.Error(ctx, log, herald.FieldError("body", "give title, image or both"))
+		b := in.Body
+		if b.Title == nil && b.Image == nil && b.Price == nil && b.Currency == nil {
+			return nil, httpapi.Error(ctx, log, herald.FieldError("body", "give at least one of title, image, price and currency"))
 		}
-		p, err := s.Update(ctx, in.ID, in.Body.Title, in.Body.Image)
+		p, err := s.Update(ctx, in.ID, Change{Title: b.Title, Image: b.Image, Price: b.Price, Currency: b.Currency})
 		if err != nil {
 			return nil, httpapi.Error(ctx, log, err)
 		}

@@ -19,8 +19,10 @@ var Descriptor = catalogue.Service{
 	ReadModel:  true,
 	Consumes: []catalogue.Consumer{{
 		Doc: "Folds every shop event into the read model.",
+		// Both versions of the product events: v1 to receive what is
+		// stored, which arrives upcast to v2, the only shape Apply handles.
 		Events: []event.Def{event.UserCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef,
-			event.OrderCreatedDef, event.OrderCancelledDef},
+			event.ProductCreatedV2Def, event.ProductUpdatedV2Def, event.OrderCreatedDef, event.OrderCancelledDef},
 	}},
 	Impl: catalogue.Implement(func(ctx context.Context, rt *catalogue.Runtime) (*Service, error) {
 		s, err := New(ctx, rt.DB)

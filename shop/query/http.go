@@ -24,7 +24,7 @@ func Register(api huma.API, s *Service, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "user-products", Method: http.MethodGet, Path: "/users/{id}/products",
 		Summary:     "Products a user has ordered",
-		Description: "Each product once, newest order first, with its current title and image; cancelled orders do not count. Answered from the query service's own read model only, the token verified locally (no call to users). Needs that user's token (or an admin's); 404 for a user no event has mentioned, and for another user's.",
+		Description: "Each product once, newest order first, with its current title, image, price and currency; cancelled orders do not count. Answered from the query service's own read model only, the token verified locally (no call to users). Needs that user's token (or an admin's); 404 for a user no event has mentioned, and for another user's.",
 		Security:    httpapi.Bearer,
 	}, func(ctx context.Context, in *userInput) (*productsOutput, error) {
 		c, err := auth.Require(ctx)

@@ -39,13 +39,23 @@ var Migrations = []store.Migration{
 		version    INTEGER NOT NULL
 	);
 	CREATE INDEX order_lines_user ON order_lines (user_id, cancelled, order_id);`},
+	// Products gain a price (shop.product.*.v2). Existing rows get the v1
+	// default, price 0 in event.DefaultCurrency: what their events, all
+	// v1 until products emitted v2, read as once upcast. A read model that
+	// already holds v2 data it could not store (a query older than products
+	// dead-letters v2 events) needs those redriven, or a rebuild; this
+	// migration rebuilds nothing.
+	{SQLite: `ALTER TABLE products ADD COLUMN price INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE products ADD COLUMN currency TEXT NOT NULL DEFAULT 'EUR';`},
 }
 
 // Product is one line of a user's answer.
 type Product struct {
-	ID    int64  `json:"id"`
-	Title string `json:"title"`
-	Image string `json:"image"`
+	ID       int64  `json:"id"`
+	Title    string `json:"title"`
+	Image    string `json:"image"`
+	Price    int64  `json:"price" doc:"Current price in minor units of currency (1999 is 19.99); 0 for a product recorded before products had a price"`
+	Currency string `json:"currency" doc:"ISO 4217 currency code; EUR for a product recorded before products had a price"`
 }
 
 // Service answers from the read model. It is safe for concurrent use.
@@ -76,7 +86,7 @@ func New(ctx context.Context, db *sql.DB) (*Service, error) {
 func (s *Service) Committed(es []event.Envelope) { s.v.fold(es) }
 
 // UserProducts returns the products user id has ordered and not cancelled,
-// each once, newest order first, with their current title and image. A user
+// each once, newest order first, with their current title, image and price. A user
 // the service has never heard of is an ENotFound error; a known user with no
 // orders gets an empty, non-nil slice. It reads memory only.
 func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, error) {
@@ -93,19 +103,21 @@ func (s *Service) UserProducts(ctx context.Context, userID int64) ([]Product, er
 const (
 	upsertUser = `INSERT INTO users (id, version) VALUES ($1, $2)
 		ON CONFLICT (id) DO UPDATE SET version = excluded.version WHERE excluded.version > users.version`
-	upsertProduct = `INSERT INTO products (id, title, image, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET title = excluded.title, image = excluded.image, version = excluded.version
+	upsertProduct = `INSERT INTO products (id, title, image, price, currency, version) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET title = excluded.title, image = excluded.image, price = excluded.price,
+			currency = excluded.currency, version = excluded.version
 		WHERE excluded.version > products.version`
 	upsertLine = `INSERT INTO order_lines (order_id, user_id, product_id, cancelled, version) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (order_id) DO UPDATE SET cancelled = excluded.cancelled, version = excluded.version
 		WHERE excluded.version > order_lines.version`
 )
 
-// Apply folds one validated shop event into the read model's tables inside
-// tx, a transaction on the Service's database; call Committed with it once
-// tx has committed. Unknown types are an error (the caller validates
-// against the registry first, so this means a type was registered but not
-// handled here).
+// Apply folds one shop event, as the registry's Checked returns it (v1
+// product events upcast to v2), into the read model's tables inside tx, a
+// transaction on the Service's database; call Committed with it once tx
+// has committed. Unknown types are an error (the caller validates against
+// the registry first, so this means a type was registered but not handled
+// here); so is a v1 product event that was not upcast.
 func (s *Service) Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 	switch e.Type {
 	case event.UserCreated:
@@ -115,12 +127,12 @@ func (s *Service) Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error
 		}
 		_, err = tx.StmtContext(ctx, s.stmts[upsertUser]).ExecContext(ctx, d.ID, e.EntityVersion)
 		return err
-	case event.ProductCreated, event.ProductUpdated:
-		d, err := event.Decode[event.ProductData](e)
+	case event.ProductCreatedV2, event.ProductUpdatedV2:
+		d, err := event.Decode[event.ProductDataV2](e)
 		if err != nil {
 			return err
 		}
-		_, err = tx.StmtContext(ctx, s.stmts[upsertProduct]).ExecContext(ctx, d.ID, d.Title, d.Image, e.EntityVersion)
+		_, err = tx.StmtContext(ctx, s.stmts[upsertProduct]).ExecContext(ctx, d.ID, d.Title, d.Image, d.Price, d.Currency, e.EntityVersion)
 		return err
 	case event.OrderCreated, event.OrderCancelled:
 		d, err := event.Decode[event.OrderData](e)

@@ -32,6 +32,8 @@ type view struct {
 
 type productRow struct {
 	title, image string
+	price        int64
+	currency     string
 	version      int64
 }
 
@@ -55,10 +57,10 @@ func load(ctx context.Context, db *sql.DB) (*view, error) {
 		return err
 	})
 	if err == nil {
-		err = eachRow(ctx, db, `SELECT id, title, image, version FROM products`, func(r *sql.Rows) error {
+		err = eachRow(ctx, db, `SELECT id, title, image, price, currency, version FROM products`, func(r *sql.Rows) error {
 			var id int64
 			var p productRow
-			err := r.Scan(&id, &p.title, &p.image, &p.version)
+			err := r.Scan(&id, &p.title, &p.image, &p.price, &p.currency, &p.version)
 			v.products[id] = p
 			return err
 		})
@@ -105,10 +107,10 @@ func (v *view) fold(es []event.Envelope) {
 			if d, err := event.Decode[event.UserCreatedData](e); err == nil {
 				v.users[d.ID] = struct{}{}
 			}
-		case event.ProductCreated, event.ProductUpdated:
-			if d, err := event.Decode[event.ProductData](e); err == nil {
+		case event.ProductCreatedV2, event.ProductUpdatedV2:
+			if d, err := event.Decode[event.ProductDataV2](e); err == nil {
 				if old, ok := v.products[d.ID]; !ok || e.EntityVersion > old.version {
-					v.products[d.ID] = productRow{title: d.Title, image: d.Image, version: e.EntityVersion}
+					v.products[d.ID] = productRow{title: d.Title, image: d.Image, price: d.Price, currency: d.Currency, version: e.EntityVersion}
 				}
 			}
 		case event.OrderCreated, event.OrderCancelled:
@@ -156,9 +158,12 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 	if !named && len(lines) == 0 {
 		return nil, false
 	}
+	// A hit is small (the product's id, not the product), so that finding
+	// and sorting them moves little; the products are copied out once, in
+	// answer order.
 	type hit struct {
-		p      Product
-		newest int64 // the product's newest live order
+		product int64
+		newest  int64 // the product's newest live order
 	}
 	hits := make([]hit, 0, len(lines))
 	var at map[int64]int // product → index in hits, for users with many lines
@@ -169,31 +174,31 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 		if l.cancelled {
 			continue
 		}
-		pr, ok := v.products[l.product]
-		if !ok {
-			continue // shown once the product arrives
-		}
 		i := -1
 		if at != nil {
 			if j, ok := at[l.product]; ok {
 				i = j
 			}
 		} else {
-			i = slices.IndexFunc(hits, func(h hit) bool { return h.p.ID == l.product })
+			i = slices.IndexFunc(hits, func(h hit) bool { return h.product == l.product })
 		}
 		if i >= 0 {
 			hits[i].newest = max(hits[i].newest, l.order)
 			continue
 		}
+		if _, ok := v.products[l.product]; !ok {
+			continue // shown once the product arrives
+		}
 		if at != nil {
 			at[l.product] = len(hits)
 		}
-		hits = append(hits, hit{Product{ID: l.product, Title: pr.title, Image: pr.image}, l.order})
+		hits = append(hits, hit{l.product, l.order})
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.newest, a.newest) })
 	ps = make([]Product, len(hits))
 	for i, h := range hits {
-		ps[i] = h.p
+		pr := v.products[h.product]
+		ps[i] = Product{ID: h.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}
 	}
 	return ps, true
 }

@@ -43,17 +43,27 @@ func TestViewKeptLiveEqualsTheTables(t *testing.T) {
 }
 
 // history is a shop's events: users 1-8 signed up, products 1-6 created
-// and updated, orders (some by users 9 and 10, who never signed up),
-// cancellations.
+// and updated, first as v1 events (no price), then, from a version on, as
+// v2 events with a price, orders (some by users 9 and 10, who never signed
+// up), cancellations.
 func history(t *testing.T, rng *rand.Rand) []event.Envelope {
 	var es []event.Envelope
 	for u := int64(1); u <= 8; u++ {
 		es = append(es, ev(t, event.UserCreated, 1, event.UserCreatedData{ID: u, Name: "u", Email: "u@x"}))
 	}
 	for p := int64(1); p <= 6; p++ {
-		es = append(es, ev(t, event.ProductCreated, 1, event.ProductData{ID: p, Title: fmt.Sprint("p", p), Image: "i.png"}))
-		for v := int64(2); v <= 1+rng.Int64N(3); v++ {
-			es = append(es, ev(t, event.ProductUpdated, v, event.ProductData{ID: p, Title: fmt.Sprintf("p%d v%d", p, v), Image: "i.png"}))
+		v2From := 1 + rng.Int64N(4) // the first version products recorded as v2
+		for v := int64(1); v <= 1+rng.Int64N(4); v++ {
+			typ, title := event.ProductUpdated, fmt.Sprintf("p%d v%d", p, v)
+			if v == 1 {
+				typ = event.ProductCreated
+			}
+			if v < v2From {
+				es = append(es, ev(t, typ, v, event.ProductData{ID: p, Title: title, Image: "i.png"}))
+				continue
+			}
+			typ = map[string]string{event.ProductCreated: event.ProductCreatedV2, event.ProductUpdated: event.ProductUpdatedV2}[typ]
+			es = append(es, ev(t, typ, v, event.ProductDataV2{ID: p, Title: title, Image: "i.png", Price: 100*p + v, Currency: []string{"EUR", "USD", "JPY"}[v%3]}))
 		}
 	}
 	for o := int64(1); o <= 40; o++ {
@@ -70,7 +80,7 @@ func history(t *testing.T, rng *rand.Rand) []event.Envelope {
 func sqlAnswer(t *testing.T, db *sql.DB, user int64) string {
 	t.Helper()
 	rows, err := db.Query(`
-		SELECT p.id, p.title, p.image
+		SELECT p.id, p.title, p.image, p.price, p.currency
 		FROM order_lines o JOIN products p ON p.id = o.product_id
 		WHERE o.user_id = ? AND o.cancelled = 0
 		GROUP BY p.id
@@ -82,7 +92,7 @@ func sqlAnswer(t *testing.T, db *sql.DB, user int64) string {
 	out := []query.Product{}
 	for rows.Next() {
 		var p query.Product
-		if err := rows.Scan(&p.ID, &p.Title, &p.Image); err != nil {
+		if err := rows.Scan(&p.ID, &p.Title, &p.Image, &p.Price, &p.Currency); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, p)

@@ -1,7 +1,7 @@
 // Package ratings is the read model of the reviews example: it folds
-// shop.review.created.v1 and the products' own events into its own
-// database and answers each product's title and average rating from it
-// alone, like the shop's query service.
+// shop.review.created.v1 and the products' own events (v1 ones arrive
+// upcast to v2) into its own database and answers each product's title
+// and average rating from it alone, like the shop's query service.
 package ratings
 
 import (
@@ -35,8 +35,9 @@ var Descriptor = catalogue.Service{
 	},
 	ReadModel: true,
 	Consumes: []catalogue.Consumer{{
-		Doc:    "Folds reviews and product titles into the read model.",
-		Events: []event.Def{reviews.ReviewCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef},
+		Doc: "Folds reviews and product titles into the read model.",
+		Events: []event.Def{reviews.ReviewCreatedDef, event.ProductCreatedDef, event.ProductUpdatedDef,
+			event.ProductCreatedV2Def, event.ProductUpdatedV2Def}, // v1 arrives upcast to v2
 	}},
 	Impl: catalogue.Implement(func(_ context.Context, rt *catalogue.Runtime) (*Service, error) {
 		rt.Project("", service.Projection{Apply: Apply})
@@ -56,8 +57,8 @@ func Apply(ctx context.Context, tx *sql.Tx, e event.Envelope) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO reviews (id, product_id, rating) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, d.ID, d.ProductID, d.Rating)
 		return err
-	case event.ProductCreated, event.ProductUpdated:
-		d, err := event.Decode[event.ProductData](e)
+	case event.ProductCreatedV2, event.ProductUpdatedV2:
+		d, err := event.Decode[event.ProductDataV2](e)
 		if err != nil {
 			return err
 		}
