@@ -321,3 +321,28 @@ func SubjectMatches(pattern, subject string) bool {
 // ProjectionVersion returns the version of s's projection: Projection, or
 // 1 if it is not set.
 func (s Service) ProjectionVersion() int { return max(s.Projection, 1) }
+
+// Upcast returns data, a stored CloudEvent, as the catalogue's current
+// upcasters read it (a shop.product.created.v1 as v2), with its id,
+// subject, time, entity version and traceparent kept; an event whose type
+// has no newer version comes back as it was read. It is what a redrive
+// with upcasting republishes. An event no app knows, or whose data does
+// not validate, is an error.
+func (c Catalogue) Upcast(data []byte) ([]byte, error) {
+	e, err := event.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("upcast: %w", err)
+	}
+	for _, a := range c {
+		reg := a.Registry()
+		if _, ok := reg.Def(e.Type); !ok {
+			continue
+		}
+		up, err := reg.Checked(e)
+		if err != nil {
+			return nil, fmt.Errorf("upcast event %s: %w", e.ID, err)
+		}
+		return up.Encode()
+	}
+	return nil, fmt.Errorf("upcast event %s: no app of the catalogue knows its type %s", e.ID, e.Type)
+}

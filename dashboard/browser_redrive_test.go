@@ -87,7 +87,7 @@ func TestRealRedriveConfirmationShowsTheDryRun(t *testing.T) {
 		chromedp.Navigate(sys.url+"/#/dlq"),
 		visible(`input[data-consumer="shop-query"]`),
 		chromedp.SetValue(chromedp.CSS("#dlq-f-consumer"), "shop-query"),
-		chromedp.SetValue(chromedp.CSS("#dlq-f-type"), event.ProductCreated),
+		chromedp.SetValue(chromedp.CSS("#dlq-f-type"), event.ProductCreatedV2), // what products writes
 		chromedp.SetValue(chromedp.CSS("#dlq-f-since"), "1h"),
 		click("#dlq-filter"),
 		until(`document.querySelector("#dlq-list").getAttribute("aria-busy") === "false"`),

@@ -34,6 +34,9 @@ type RedriveRequest struct {
 	Until    string   `json:"until,omitempty"`    // dead-lettered at or before: likewise
 	Max      int      `json:"max,omitempty"`      // 0: maxRedrive, also the most allowed
 	DryRun   bool     `json:"dryRun,omitempty"`
+	// Upcast republishes each event through the current upcasters (a
+	// dead-lettered v1 event goes back as v2).
+	Upcast bool `json:"upcast,omitempty"`
 }
 
 // RedriveAnswer answers POST /api/dlq/redrive: every dead letter named,
@@ -96,7 +99,11 @@ func (h *handler) serveRedrive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !req.DryRun {
-		results, err := rd.Run(ctx, plan, dlq.RunOptions{By: redrivenBy(r)})
+		opts := dlq.RunOptions{By: redrivenBy(r)}
+		if req.Upcast {
+			opts.Transform = h.o.Catalogue.Upcast
+		}
+		results, err := rd.Run(ctx, plan, opts)
 		for _, res := range results {
 			if res.Error != "" {
 				h.o.Log.Warn("dashboard: redrive", "seq", res.Seq, "err", res.Error)

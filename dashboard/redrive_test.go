@@ -176,3 +176,24 @@ func TestRedriveAPIPlansSkipsAppliedAndFilters(t *testing.T) {
 		t.Errorf("left in the DLQ: %+v, %v", left, err)
 	}
 }
+
+// TestRedriveAPIUpcasts: with upcast, a product event dead-lettered as v1
+// goes back to its consumer as v2, keeping its id.
+func TestRedriveAPIUpcasts(t *testing.T) {
+	sys := newSystem(t)
+	url := serve(t, sys.options())
+	id, data := newEvent(t, event.ProductCreated, event.ProductData{ID: 7, Title: "lamp", Image: "l.png"})
+	seq := sys.deadEvent("shop-query", id, "shop.product.created", data, time.Now())
+	var a RedriveAnswer
+	if code, body := call(t, "POST", url+"/api/dlq/redrive", "", RedriveRequest{Seqs: []uint64{seq}, Upcast: true}, &a); code != 200 || len(a.Done) != 1 {
+		t.Fatalf("%d %s", code, body)
+	}
+	msgs, err := sys.nats.Bus.Read(context.Background(), shop.Stream, []string{"shop.redrive.shop-query"}, 0, 0)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("%d redrive messages (%v), want 1", len(msgs), err)
+	}
+	e, err := event.Parse(msgs[0].Data)
+	if err != nil || e.Type != event.ProductCreatedV2 || e.ID != id || !strings.Contains(string(e.Data), `"currency":"EUR"`) {
+		t.Fatalf("redriven as %s %s %s (%v), want %s of %s", e.Type, e.ID, e.Data, err, event.ProductCreatedV2, id)
+	}
+}

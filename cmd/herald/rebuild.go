@@ -26,7 +26,7 @@ type rebuildCmd struct {
 	Restart   bool          `name:"restart" env:"HERALD_REBUILD_RESTART" help:"Throw away what an interrupted rebuild built and begin again from the stream's first event."`
 	Lease     time.Duration `name:"lease" default:"1m" env:"HERALD_REBUILD_LEASE" help:"How long the live consumers may stay paused while the rebuild applies its last events; if the rebuild dies, they resume by themselves after it."`
 	Batch     int           `name:"batch" default:"256" env:"HERALD_REBUILD_BATCH" help:"Events applied per transaction."`
-	Sample    time.Duration `name:"sample" default:"2s" hidden:"" help:"How long --dry-run measures."`
+	Sample    time.Duration `name:"sample" default:"2s" hidden:"" env:"HERALD_REBUILD_SAMPLE" help:"How long --dry-run measures."`
 }
 
 // Rebuild rebuilds the read model c names, on the running system, into a

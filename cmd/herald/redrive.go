@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -19,16 +18,14 @@ type dlqRedriveCmd struct {
 	DryRun bool    `name:"dry-run" env:"HERALD_DLQ_DRY_RUN" help:"Print what would be redriven, to which consumer, and what would be skipped and why; change nothing."`
 	Max    int     `env:"HERALD_DLQ_MAX" placeholder:"N" help:"Redrive at most N, oldest first (0: no limit)."`
 	Rate   float64 `default:"50" env:"HERALD_DLQ_RATE" help:"Redrive at most this many a second."`
-	// UPCAST: --upcast republishes each event through the current event
-	// upcasters (a dead-lettered v1 event as v2). It takes its transform
-	// from the upcast variable below, nil until the upcasters exist.
-	Upcast bool `env:"HERALD_DLQ_UPCAST" help:"Republish each event through the current upcasters (a dead-lettered v1 event as v2). Not available yet."`
+	// Upcast republishes each event through the current event upcasters
+	// (upcast): a dead-lettered v1 event goes back as v2.
+	Upcast bool `env:"HERALD_DLQ_UPCAST" help:"Republish each event through the current upcasters: a dead-lettered v1 event goes back as v2 (its id, subject, time and version kept)."`
 }
 
-// upcast is the transform --upcast passes to each redrive: the event as
-// stored in, the event as the current upcasters make it out, with its id
-// kept. UPCAST: nil until the event upcasters land; wire them here.
-var upcast func(data []byte) ([]byte, error)
+// upcast is the transform --upcast passes to each redrive (see
+// catalogue.Catalogue.Upcast).
+func upcast(data []byte) ([]byte, error) { return apps(serviceFlags{}).Upcast(data) }
 
 // check returns the selection's filter and the transform of --upcast,
 // or an error that says what to give, before anything is dialled.
@@ -41,8 +38,6 @@ func (r dlqRedriveCmd) check(now time.Time) (dlq.Filter, func([]byte) ([]byte, e
 		return f, nil, fmt.Errorf("--max %d: give how many at most, or 0 for no limit", r.Max)
 	case r.Rate <= 0:
 		return f, nil, fmt.Errorf("--rate %g: give how many redrives a second at most, more than 0", r.Rate)
-	case r.Upcast && upcast == nil:
-		return f, nil, errors.New("--upcast is not available yet: this herald has no event upcasters; redrive without it")
 	case r.Upcast:
 		return f, upcast, nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -225,7 +226,7 @@ func TestRedriveDryRunChangesNothingMaxTakesTheOldestAndAppliedIsSkipped(t *test
 		"dry run: nothing is redriven or removed",
 		fmt.Sprintf("%d  would be redriven to shop-query (shop.product.created.v1 ", oldest),
 		"query has not applied it",
-		fmt.Sprintf("%d  of shop-query (%s %s): already applied by query at ", applied, event.ProductCreated, kettleID),
+		fmt.Sprintf("%d  of shop-query (%s %s): already applied by query at ", applied, event.ProductCreatedV2, kettleID), // products writes v2
 		fmt.Sprintf(": skipped; discard it with herald dlq discard %d", applied),
 		"dry run: 2 would be redriven, 1 skipped as already applied",
 	} {
@@ -313,7 +314,6 @@ func TestRedriveFiltersSelectWhatTheySay(t *testing.T) {
 		"--since yesterday":     `--since "yesterday" is neither a time`,
 		"--since 1h --until 2h": "is after until",
 		"--all --rate 0":        "--rate 0: give how many redrives a second at most, more than 0",
-		"--all --upcast":        "--upcast is not available yet",
 	} {
 		if out, err := r.dlq(append([]string{"redrive"}, strings.Fields(args)...)...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("redrive %s: %v, want an error saying %q\n%s", args, err, want, out)
@@ -377,4 +377,38 @@ func TestRedriveRateSpacesTheRedrives(t *testing.T) {
 	if span := msgs[4].Time.Sub(msgs[0].Time); span < 1900*time.Millisecond {
 		t.Errorf("the five redrives were stored within %v, want about 2s", span)
 	}
+}
+
+// TestRedriveUpcastSendsAV1EventBackAsV2: a product event dead-lettered as
+// v1 goes back to the query, with --upcast, as v2 (price 0 EUR, its id,
+// subject and version kept), and the query applies it.
+func TestRedriveUpcastSendsAV1EventBackAsV2(t *testing.T) {
+	r := newRedriveRig(t)
+	seq := r.product("shop-query", 9100, time.Now().Add(-time.Minute))
+	dl, err := r.bus.DeadLetter(context.Background(), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := r.mustDLQ("redrive", strconv.FormatUint(seq, 10), "--upcast")
+	if !strings.Contains(out, fmt.Sprintf("%d  redriven to shop-query", seq)) {
+		t.Fatalf("herald dlq redrive --upcast:\n%s", out)
+	}
+	msgs, err := r.bus.Read(context.Background(), shop.Stream, []string{"shop.redrive.shop-query"}, 0, 0)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("the redrive subject holds %d messages (%v), want 1", len(msgs), err)
+	}
+	e, err := event.Parse(msgs[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		ID       int64  `json:"id"`
+		Price    *int64 `json:"price"`
+		Currency string `json:"currency"`
+	}
+	if err := json.Unmarshal(e.Data, &d); err != nil || e.Type != event.ProductCreatedV2 || e.ID != dl.ID || e.Subject != "1" || e.EntityVersion != 1 ||
+		d.ID != 9100 || d.Price == nil || *d.Price != 0 || d.Currency != "EUR" {
+		t.Fatalf("redriven as %s %s subject %q version %d data %s, want %s of %s with price 0 EUR", e.Type, e.ID, e.Subject, e.EntityVersion, e.Data, event.ProductCreatedV2, dl.ID)
+	}
+	r.applied(dl.ID)
 }

@@ -15,6 +15,7 @@ export async function pageDLQ(main) {
   const count = h("span", { id: "dlq-count", class: "muted" }, "none selected");
   const redrive = h("button", { type: "button", id: "dlq-redrive", class: "primary", disabled: true }, "Redrive selected");
   const discard = h("button", { type: "button", id: "dlq-discard", class: "danger", disabled: true }, "Discard selected");
+  const upcast = h("input", { id: "dlq-upcast", type: "checkbox" });
   const max = h("input", { id: "dlq-max", type: "number", min: 1, max: 500, step: 1, inputmode: "numeric", value: dlqState.max, placeholder: "all", class: "narrow" });
   const seen = { consumer: new Set(), type: new Set() }; // for the filters' suggestions
   const lists = { consumer: h("datalist", { id: "dlq-consumers" }), type: h("datalist", { id: "dlq-types" }) };
@@ -36,7 +37,9 @@ export async function pageDLQ(main) {
     h("p", { class: "lead" }, "Events a consumer failed on every attempt. Redrive gives them back to the consumer, which tries again — unless its service has applied the event since; discard deletes them. Both need the operator token."),
     form,
     h("div", { class: "toolbar", role: "group", "aria-label": "Dead letter actions" }, redrive,
-      h("span", { class: "max" }, h("label", { for: "dlq-max", class: "inline" }, "at most"), max, h("span", { class: "muted" }, "(oldest first)")), discard, count),
+      h("span", { class: "max" }, h("label", { for: "dlq-max", class: "inline" }, "at most"), max, h("span", { class: "muted" }, "(oldest first)")),
+      h("span", { class: "max" }, upcast, h("label", { for: "dlq-upcast", class: "inline", title: "Republish each event through the current upcasters: a v1 event goes back as v2" }, "as the current version")),
+      discard, count),
     result, list);
   focusHeading(main);
   let letters = [];
@@ -105,6 +108,7 @@ export async function pageDLQ(main) {
   async function doRedrive(ds, token) {
     const body = { seqs: ds.map((d) => d.seq) };
     if (Number(max.value) > 0) body.max = Number(max.value);
+    if (upcast.checked) body.upcast = true;
     let plan;
     try {
       plan = (await api("POST", "/api/dlq/redrive", { ...body, dryRun: true }, { token })).data || {};
@@ -118,7 +122,7 @@ export async function pageDLQ(main) {
     for (const d of go) by.set(d.consumer, (by.get(d.consumer) || 0) + 1);
     const left = decisions.length - go.length;
     let text = go.length
-      ? `Give ${[...by].map(([c, k]) => `${plural(k, "event")} back to ${c}`).join(" and ")}. ${go.length === 1 ? "It is" : "Each is"} delivered to its consumer again and leaves the dead letters.`
+      ? `Give ${[...by].map(([c, k]) => `${plural(k, "event")} back to ${c}`).join(" and ")}${upcast.checked ? ", each as its type's current version" : ""}. ${go.length === 1 ? "It is" : "Each is"} delivered to its consumer again and leaves the dead letters.`
       : "Nothing to redrive.";
     if (left) text += ` ${plural(left, "event")} ${left === 1 ? "is" : "are"} left where ${left === 1 ? "it is" : "they are"}: see why below.`;
     const ok = await confirmDialog("Redrive dead letters", text, go.length ? "Redrive " + plural(go.length, "event") : null, false, planList(decisions));
