@@ -89,7 +89,8 @@ func (e *env) startBlueGreen(ctx context.Context, busURL string, d Dataset, n in
 	e.note("blue/green: a herald serve query applied the %s events in %s (%s/s) before its rounds",
 		thousands(float64(n)), time.Since(start).Round(100*time.Millisecond), thousands(float64(n)/time.Since(start).Seconds()))
 	bg := &blueGreen{e: e, query: q, dir: dir, busURL: busURL}
-	for u := int64(1); u <= int64(min(completeUsers(d, n), blueGreenAnswers)); u++ {
+	users := min(completeUsers(d, n), blueGreenAnswers)
+	for u := int64(1); u <= int64(users); u++ {
 		bg.answers = append(bg.answers, d.AnswerJSON(u))
 	}
 	if err := checkAnswers(ctx, q.URL("query"), e.adminToken(), bg.answers); err != nil {
