@@ -40,8 +40,8 @@ import (
 //   - the query, restarted, opens the last generation and answers the same.
 //
 // The subtests share the one deployment and its stream, in order: each
-// rebuild builds the generation after the live one. About two and a half
-// minutes on 2 cores.
+// rebuild builds the generation after the live one. One to two and a half
+// minutes on 2 shared cores.
 func TestRebuildQuery(t *testing.T) {
 	c := startCluster(t, "rebuild-query", nil, nil)
 	r := newRebuildRig(t, c)
