@@ -70,7 +70,7 @@ func Scenarios() []Scenario {
 		{"sync-vs-async", "the same question answered by a query service that calls users, orders and products per request, against Herald's query service; then with products stopped", runSyncVsAsync},
 		{"write-to-view", "POST /orders, 64 connections, until each order is visible in the query service, bus fsync on and off, against raw JetStream async publishing of events of the same size", runWriteToView},
 		{"lag", "a fixed rate of orders: propagation lag from the order's event to the query's commit, against raw JetStream publish-to-consume at the same rate", runLag},
-		{"rebuild", "a fresh query replica building its read model from the stream, against a raw JetStream consume-and-ack of the same stream", runRebuild},
+		{"rebuild", "a fresh query replica building its read model from the stream, and herald rebuild query building the next generation of a running query's, against a raw JetStream consume-and-ack of the same stream; then the query's read latency during herald rebuild against without", runRebuild},
 		{"ingress", "POST /events on the blog gateway (tutorial shape), 64 connections, against raw JetStream async publishing", runIngress},
 		{"journey", "write-to-view with tracing on (spans in the in-memory ring) against --no-tracing; then a read with a fresh Herald-After token against a plain read", runJourney},
 	}

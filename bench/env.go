@@ -413,3 +413,14 @@ func getBody(ctx context.Context, url, token string) (int, []byte, error) {
 // profileSeconds is how long a CPU profile of a round of d runs: a second
 // less than the round, so it ends within it, and at least a second.
 func profileSeconds(d time.Duration) int { return max(1, int(d.Seconds())-1) }
+
+// compare fills c with herald's rounds against anchor's, both measured
+// (by rounds) already, computes its medians, ratios and targets, and adds
+// it to the scenario's result.
+func (e *env) compare(c *Comparison, herald side, heraldRounds []Figures, anchor side, anchorRounds []Figures) {
+	c.Herald.What, c.Anchor.What = herald.what, anchor.what
+	c.Herald.Rounds = append(c.Herald.Rounds, heraldRounds...)
+	c.Anchor.Rounds = append(c.Anchor.Rounds, anchorRounds...)
+	c.finish()
+	e.res.Comparisons = append(e.res.Comparisons, c)
+}

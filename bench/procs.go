@@ -26,6 +26,7 @@ type proc struct {
 	logPath string
 	urls    map[string]string // service name (or "bus", "dashboard") → base URL, from its start lines
 	done    chan struct{}     // closed once it has exited
+	ready   chan struct{}     // closed once it has printed readyLine
 	exitErr error             // valid once done is closed
 	started time.Time
 	logf    *os.File // closed once it has exited
@@ -121,6 +122,29 @@ var (
 // waits until it prints readyLine (collecting the URLs it prints before),
 // it exits, or ctx ends or a minute passes.
 func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc, error) {
+	p, err := ps.launch(name, args...)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.ready:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited before it was ready (%v); its log %s ends:\n%s", name, p.exitErr, p.logPath, p.tail())
+	case <-ctx.Done():
+		ps.stop(p)
+		return nil, ctx.Err()
+	case <-time.After(time.Minute):
+		ps.stop(p)
+		return nil, fmt.Errorf("%s not ready after a minute; its log %s ends:\n%s", name, p.logPath, p.tail())
+	}
+}
+
+// launch runs the herald binary with args as the child called name and
+// returns at once: for a command that runs to its end, such as herald
+// rebuild, whose output is then in its log. Its ready channel is closed if
+// it prints readyLine.
+func (ps *procs) launch(name string, args ...string) (*proc, error) {
 	ps.mu.Lock()
 	ps.n[name]++
 	logPath := filepath.Join(ps.logDir, fmt.Sprintf("%s-%d.log", name, ps.n[name]))
@@ -145,12 +169,12 @@ func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc,
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, urls: map[string]string{}, done: make(chan struct{}), started: time.Now(), logf: logf}
+	p := &proc{name: name, cmd: cmd, logPath: logPath, urls: map[string]string{}, done: make(chan struct{}), ready: make(chan struct{}),
+		started: time.Now(), logf: logf}
 	ps.mu.Lock()
 	ps.all = append(ps.all, p)
 	ps.mu.Unlock()
 
-	ready := make(chan struct{})
 	var outDone sync.WaitGroup
 	outDone.Add(1)
 	go func() { // copy stdout to the log, noting URLs until ready
@@ -175,7 +199,7 @@ func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc,
 			if strings.TrimSpace(line) == readyLine {
 				fmt.Fprintf(logf, "# bench: ready %s after start\n", time.Since(p.started).Round(time.Millisecond))
 				isReady = true
-				close(ready)
+				close(p.ready)
 			}
 		}
 		_, _ = io.Copy(logf, out)
@@ -187,18 +211,7 @@ func (ps *procs) start(ctx context.Context, name string, args ...string) (*proc,
 		logf.Close()
 		close(p.done)
 	}()
-	select {
-	case <-ready:
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("%s exited before it was ready (%v); its log %s ends:\n%s", name, p.exitErr, logPath, p.tail())
-	case <-ctx.Done():
-		ps.stop(p)
-		return nil, ctx.Err()
-	case <-time.After(time.Minute):
-		ps.stop(p)
-		return nil, fmt.Errorf("%s not ready after a minute; its log %s ends:\n%s", name, logPath, p.tail())
-	}
+	return p, nil
 }
 
 // stopTimeout is how long a child may take to stop cleanly after SIGTERM
@@ -225,6 +238,22 @@ func (ps *procs) stop(p *proc) error {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		return fmt.Errorf("%s (pid %d) still running %s after SIGTERM; killed", p.name, p.Pid(), stopTimeout)
+	}
+}
+
+// interrupt asks p to stop (SIGTERM), as an operator's Ctrl-C would, and
+// waits until it has exited, killing it (SIGKILL) after stopTimeout. How
+// it exited is p's to judge: a command interrupted exits with an error.
+func (ps *procs) interrupt(p *proc) {
+	if p == nil || !p.alive() {
+		return
+	}
+	fmt.Fprintf(p.logf, "# bench: SIGTERM %s after start\n", time.Since(p.started).Round(time.Millisecond))
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		ps.kill(p)
 	}
 }
 

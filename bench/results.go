@@ -149,6 +149,8 @@ var units = map[string]string{
 	"accepted_per_s":  "accepted /s",
 	"events":          "events",
 	"seconds":         "seconds",
+	"wall_s":          "process wall seconds",
+	"rebuild_per_s":   "rebuild rate /s",
 	"p50_ms":          "p50 latency ms",
 	"p99_ms":          "p99 latency ms",
 	"max_ms":          "max latency ms",

@@ -13,11 +13,16 @@ import (
 	"github.com/heraldev/herald/event"
 )
 
-// runRebuild publishes a history of shop events, then, each round, starts
-// a fresh query replica (empty --data, a --replica name of its own) and
-// times it until its consumer's lag is 0, against a raw JetStream durable
-// pull consumer fetching and acking the same stream. A round still going
-// at the rebuild limit is measured on what it did so far.
+// runRebuild publishes a history of shop events and starts a herald serve
+// query that applies all of it. Then, each round: a raw JetStream durable
+// pull consumer fetching and acking the stream; a fresh query replica
+// (empty --data, a --replica name of its own) timed until its consumer's
+// lag is 0; herald rebuild query building the running query's next
+// generation from the stream, blue/green, and switching to it; the same
+// with a read load on the query; and that read load alone. The fresh
+// replica and the blue/green rebuild are each compared with the raw
+// consumer, the reads during a rebuild with the reads alone. A rebuild
+// still going at the rebuild limit is measured on what it did so far.
 func runRebuild(ctx context.Context, e *env) error {
 	n := e.sz.RebuildEvents
 	d := ForEvents(2, n, e.sz.Products)
@@ -90,9 +95,13 @@ func runRebuild(ctx context.Context, e *env) error {
 	}
 	limit := e.sz.RebuildLimit
 	if limit > 0 {
-		e.note("each round is limited to %s: one still running then is measured on the events it applied so far", limit)
+		e.note("each rebuild round is limited to %s: one still running then is measured on the events it applied so far", limit)
 	}
-	c := &Comparison{
+	bg, err := e.startBlueGreen(ctx, bus.URL("bus"), d, n)
+	if err != nil {
+		return err
+	}
+	fresh := &Comparison{
 		Name: thousands(float64(n)) + " events",
 		Show: []string{"per_s", "events", "seconds", "peak_rss_mb"},
 		Targets: []Target{
@@ -100,13 +109,22 @@ func runRebuild(ctx context.Context, e *env) error {
 			{Text: "the query process's peak RSS ≤ 300 MB", Key: "peak_rss_mb", Op: "<=", Value: 300},
 		},
 	}
-	herald := side{
-		what: "fresh herald query replica",
-		run: func(ctx context.Context, round int) (Figures, error) {
-			return e.rebuildRound(ctx, bus.URL("bus"), nc, round, n, limit)
+	blueGreenC := &Comparison{
+		Name: "blue/green, " + thousands(float64(n)) + " events",
+		Show: []string{"per_s", "events", "seconds", "wall_s"},
+		Targets: []Target{
+			{Text: "herald rebuild query ≥ 0.5x the raw consume-and-ack rate", Key: "per_s", Ratio: true, Op: ">=", Value: 0.5},
 		},
 	}
-	anchor := side{
+	readsC := &Comparison{
+		Name: fmt.Sprintf("reads during blue/green, %d/s", blueGreenReadRate),
+		Show: []string{"p99_ms", "p50_ms", "max_ms", "ok_share", "rebuild_per_s"},
+		Targets: []Target{
+			{Text: "read p99 during a blue/green rebuild ≤ 2x without one", Key: "p99_ms", Ratio: true, Op: "<=", Value: 2},
+			{Text: "every read during a blue/green rebuild answered 200 and right", Key: "ok_share", Op: ">=", Value: 1},
+		},
+	}
+	raw := side{
 		what: "raw JetStream durable pull consumer, fetch and ack",
 		run: func(ctx context.Context, round int) (Figures, error) {
 			var got atomic.Int64
@@ -119,7 +137,53 @@ func runRebuild(ctx context.Context, e *env) error {
 			return Figures{"per_s": float64(k) / elapsed.Seconds(), "events": float64(k), "seconds": elapsed.Seconds(), "complete": b2f(complete)}, nil
 		},
 	}
-	return e.alternate(ctx, c, herald, anchor)
+	freshSide := side{
+		what: "fresh herald query replica",
+		run: func(ctx context.Context, round int) (Figures, error) {
+			return e.rebuildRound(ctx, bus.URL("bus"), nc, round, n, limit)
+		},
+	}
+	blueGreenSide := side{
+		what: "herald rebuild query against a herald serve query that applied the stream",
+		run: func(ctx context.Context, round int) (Figures, error) {
+			return bg.rebuild(ctx, fmt.Sprintf("rebuild: blue/green, round %d/%d", round, e.sz.Rounds), limit)
+		},
+	}
+	// The reads without a rebuild run as long as the round's reads with one.
+	var readFor time.Duration
+	readsDuring := side{
+		what: fmt.Sprintf("GET /users/{id}/products at %d/s over %d connections during herald rebuild query", blueGreenReadRate, blueGreenReadConns),
+		run: func(ctx context.Context, round int) (Figures, error) {
+			f, took, err := bg.readsDuringRebuild(ctx, round, limit)
+			readFor = took
+			return f, err
+		},
+	}
+	readsAlone := side{
+		what: "the same reads, no rebuild",
+		run: func(ctx context.Context, round int) (Figures, error) {
+			res := e.loadRound(ctx, fmt.Sprintf("rebuild: reads alone, round %d/%d", round, e.sz.Rounds), bg.reads(round, max(readFor, e.sz.Duration)))
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if res.Failed+res.Wrong > 0 {
+				e.note("reads alone round %d: %d failed and %d wrong of %d; first: %s", round, res.Failed, res.Wrong, res.Requests, firstLine(res.FirstError))
+			}
+			return res.Figures(), nil
+		},
+	}
+	e.note("blue/green: herald rebuild query (--restart) against the herald serve query, each round building its next generation from the %s events and switching to it; reads: %d/s open-loop over %d connections, answers of %s users checked",
+		thousands(float64(n)), blueGreenReadRate, blueGreenReadConns, thousands(float64(len(bg.answers))))
+	// Raw first in each round, then the sides compared with it, then the
+	// reads with a rebuild and without: R F B BR A, R F B BR A, ...
+	figs, err := e.rounds(ctx, raw, freshSide, blueGreenSide, readsDuring, readsAlone)
+	if err != nil {
+		return err
+	}
+	e.compare(fresh, freshSide, figs[1], raw, figs[0])
+	e.compare(blueGreenC, blueGreenSide, figs[2], raw, figs[0])
+	e.compare(readsC, readsDuring, figs[3], readsAlone, figs[4])
+	return nil
 }
 
 // rebuildRound starts a fresh query replica on an empty data folder and

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/bus/jetstream"
+	"github.com/heraldev/herald/internal/failpoint"
 	"github.com/heraldev/herald/service"
 	"github.com/heraldev/herald/store"
 )
@@ -270,6 +271,7 @@ func Drive(ctx context.Context, rb *Rebuild, g service.Generations, consumers []
 	if _, err := g.Pause(ctx, lease); err != nil {
 		return fail(fmt.Errorf("rebuild %s: pause the live consumers: %w", rb.Service, err))
 	}
+	failpoint.Inject(failpoint.RebuildAfterPause)
 	resume := func(err error) (service.GenerationState, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()

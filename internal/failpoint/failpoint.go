@@ -19,4 +19,5 @@ const (
 	ConsumerAfterCommit  = "consumer-after-commit"  // committed, not yet acked
 	RelayAfterAck        = "relay-after-ack"        // the bus acked an event, its outbox row not yet deleted
 	HandlerData          = "handler"                // a consumer is about to handle a message (InjectData)
+	RebuildAfterPause    = "rebuild-after-pause"    // a rebuild paused the live consumers, its last stretch not applied yet
 )
