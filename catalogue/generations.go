@@ -170,6 +170,10 @@ func (m *readModel) resume(ctx context.Context) error {
 func (m *readModel) Switch(ctx context.Context, gen int) (service.GenerationState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// A switch, once begun, is not the caller's to cancel: a rebuild killed
+	// while it waits for the answer must not leave it half done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	if err := m.switchTo(ctx, gen); err != nil {
 		return service.GenerationState{}, err
 	}
