@@ -2,18 +2,13 @@ package shop_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/heraldev/herald/bus"
 	"github.com/heraldev/herald/internal/testenv"
 	"github.com/heraldev/herald/service"
-	"github.com/heraldev/herald/shop"
 )
 
 // TestAWriteWaitsForTheEventsItsTokenNames: an order placed with the
@@ -22,30 +17,12 @@ import (
 // the way; a wait that runs out says stale and refuses as before.
 func TestAWriteWaitsForTheEventsItsTokenNames(t *testing.T) {
 	e := newEnv(t)
-	var stalled atomic.Bool
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	stall := func(h bus.Handler) bus.Handler {
-		return func(ctx context.Context, m bus.Message) error {
-			if stalled.Load() {
-				<-release
-			}
-			return h(ctx, m)
-		}
-	}
-	s := map[string]*svc{}
-	for _, n := range shop.Services {
-		var opts []option
-		if n == "orders" {
-			opts = append(opts, withWrap(stall))
-		}
-		s[n] = e.start(n, opts...)
-	}
+	st := newStaller(t)
+	s := e.startShop("orders", st)
 	user := createUser(t, s["users"], "Ann")
 	placeOrder(t, s["orders"], user, createProduct(t, s["products"], "hat", "hat.png")) // orders knows Ann
 
-	stalled.Store(true)
+	st.stall()
 	raw, _ := json.Marshal(map[string]string{"title": "scarf", "image": "scarf.png"})
 	code, h, b := testenv.Send(t, http.MethodPost, s["products"].URL()+"/products", "application/json", bytes.NewReader(raw))
 	var scarf struct{ ID int64 }
@@ -66,8 +43,7 @@ func TestAWriteWaitsForTheEventsItsTokenNames(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || c != service.Stale || took < 300*time.Millisecond {
 		t.Fatalf("with the token, orders still stalled: %d %q %s after %s, want 422 stale after 300ms", code, c, body, took)
 	}
-	once.Do(func() { close(release) })
-	stalled.Store(false)
+	st.free()
 	code, c, body, _ = order(service.HeaderAfter, token, service.HeaderWait, "10s")
 	if code != http.StatusCreated || c != service.Fresh {
 		t.Fatalf("with the token once orders can hear of it: %d %q %s, want 201 fresh", code, c, body)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,4 +183,51 @@ func waitView(t *testing.T, query *svc, userID int64, want []product) {
 		}
 		return nil
 	})
+}
+
+// staller holds a consumer's messages while it is on: a service that has
+// not yet heard of what was just written elsewhere.
+type staller struct {
+	on      atomic.Bool
+	release chan struct{}
+	once    sync.Once
+}
+
+// newStaller returns a staller, off; the test's end releases what it holds.
+func newStaller(t *testing.T) *staller {
+	s := &staller{release: make(chan struct{})}
+	t.Cleanup(s.free)
+	return s
+}
+
+// wrap is the consumer wrapper (withWrap) that stalls.
+func (s *staller) wrap(h bus.Handler) bus.Handler {
+	return func(ctx context.Context, m bus.Message) error {
+		if s.on.Load() {
+			<-s.release
+		}
+		return h(ctx, m)
+	}
+}
+
+// stall holds every message from now on, until free.
+func (s *staller) stall() { s.on.Store(true) }
+
+// free lets the held messages and every later one through.
+func (s *staller) free() {
+	s.once.Do(func() { close(s.release) })
+	s.on.Store(false)
+}
+
+// startShop starts the shop's services, stalled's consumer wrapped by st.
+func (e *env) startShop(stalled string, st *staller) map[string]*svc {
+	s := map[string]*svc{}
+	for _, n := range shop.Services {
+		var opts []option
+		if n == stalled {
+			opts = append(opts, withWrap(st.wrap))
+		}
+		s[n] = e.start(n, opts...)
+	}
+	return s
 }

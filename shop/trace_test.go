@@ -403,26 +403,8 @@ func TestTraceShowsRetryDuplicateAndDeadLetter(t *testing.T) {
 
 func TestHeraldAfterAnswersFreshOrStaleWithinTheBound(t *testing.T) {
 	e := newEnv(t)
-	var stalled atomic.Bool
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	stall := func(h bus.Handler) bus.Handler {
-		return func(ctx context.Context, m bus.Message) error {
-			if stalled.Load() {
-				<-release
-			}
-			return h(ctx, m)
-		}
-	}
-	s := map[string]*svc{}
-	for _, n := range shop.Services {
-		var opts []option
-		if n == "query" {
-			opts = append(opts, withWrap(stall))
-		}
-		s[n] = e.start(n, opts...)
-	}
+	st := newStaller(t)
+	s := e.startShop("query", st)
 	user := createUser(t, s["users"], "Ann")
 	hat := createProduct(t, s["products"], "hat", "hat.png")
 	order := func(product int64) string {
@@ -461,7 +443,7 @@ func TestHeraldAfterAnswersFreshOrStaleWithinTheBound(t *testing.T) {
 
 	// With query's consumer stalled, a new order's token cannot be fresh:
 	// the read answers stale once its wait runs out, and not much later.
-	stalled.Store(true)
+	st.stall()
 	createProduct(t, s["products"], "scarf", "scarf.png")
 	stalledToken := order(hat) // orders knows the hat; query is stalled on the scarf
 	code, consistency, body, took := read(service.HeaderAfter, stalledToken, service.HeaderWait, "300ms")
@@ -473,8 +455,7 @@ func TestHeraldAfterAnswersFreshOrStaleWithinTheBound(t *testing.T) {
 	}
 
 	// Released, the consumer applies it and the same read is fresh.
-	once.Do(func() { close(release) })
-	stalled.Store(false)
+	st.free()
 	if _, c, _, _ := read(service.HeaderAfter, stalledToken, service.HeaderWait, "10s"); c != service.Fresh {
 		t.Errorf("after the consumer caught up: %s, want fresh", c)
 	}
