@@ -90,6 +90,7 @@ func runIngress(ctx context.Context, e *env) error {
 		return m, env.ID, true
 	}
 	anchor := e.rawPublishSide(raw, "ingress", storedEvent)
-	c := &Comparison{Name: "events/s, fsync on", Show: []string{"per_s", "p50_ms", "p99_ms"}}
+	c := &Comparison{Name: "events/s, fsync on", Show: []string{"per_s", "p50_ms", "p99_ms"},
+		Targets: []Target{{Text: "gateway ingress ≥ 0.9x the raw JetStream publish rate, fsync on", Key: "per_s", Ratio: true, Op: ">=", Value: 0.9}}}
 	return e.alternate(ctx, c, herald, anchor)
 }

@@ -35,8 +35,8 @@ func runRead(ctx context.Context, e *env) error {
 		Name: "http read",
 		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
 		Targets: []Target{
-			{Text: "query throughput ≥ 0.75x the ceiling's", Key: "req_per_s", Ratio: true, Op: ">=", Value: 0.75},
-			{Text: "query p99 latency ≤ 1.5x the ceiling's", Key: "p99_ms", Ratio: true, Op: "<=", Value: 1.5},
+			{Text: "query throughput ≥ 0.9x the ceiling's", Key: "req_per_s", Ratio: true, Op: ">=", Value: 0.9},
+			{Text: "query p99 latency ≤ 1.3x the ceiling's", Key: "p99_ms", Ratio: true, Op: "<=", Value: 1.3},
 		},
 	}
 	e.note("%s users, %d orders each, %d products; %d connections; fixed body %d bytes (the mean answer)",
