@@ -1,9 +1,11 @@
 package query
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -35,6 +37,25 @@ type productRow struct {
 	price        int64
 	currency     string
 	version      int64
+	json         []byte // the product as one element of an answer, encoded once
+}
+
+// newProductRow returns the row of product id, with its answer element
+// encoded as the API encodes a Product.
+func newProductRow(id int64, title, image string, price int64, currency string, version int64) productRow {
+	p := productRow{title: title, image: image, price: price, currency: currency, version: version}
+	p.json = encodeProduct(Product{ID: id, Title: title, Image: image, Price: price, Currency: currency})
+	return p
+}
+
+// encodeProduct encodes p as the API's JSON encoder does (no HTML
+// escaping), without the encoder's newline.
+func encodeProduct(p Product) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p) // a struct of strings and numbers always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 type line struct {
@@ -60,9 +81,11 @@ func load(ctx context.Context, db *sql.DB) (*view, error) {
 		err = eachRow(ctx, db, `SELECT id, title, image, price, currency, version FROM products`, func(r *sql.Rows) error {
 			var id int64
 			var p productRow
-			err := r.Scan(&id, &p.title, &p.image, &p.price, &p.currency, &p.version)
-			v.products[id] = p
-			return err
+			if err := r.Scan(&id, &p.title, &p.image, &p.price, &p.currency, &p.version); err != nil {
+				return err
+			}
+			v.products[id] = newProductRow(id, p.title, p.image, p.price, p.currency, p.version)
+			return nil
 		})
 	}
 	if err == nil {
@@ -110,7 +133,7 @@ func (v *view) fold(es []event.Envelope) {
 		case event.ProductCreatedV2, event.ProductUpdatedV2:
 			if d, err := event.Decode[event.ProductDataV2](e); err == nil {
 				if old, ok := v.products[d.ID]; !ok || e.EntityVersion > old.version {
-					v.products[d.ID] = productRow{title: d.Title, image: d.Image, price: d.Price, currency: d.Currency, version: e.EntityVersion}
+					v.products[d.ID] = newProductRow(d.ID, d.Title, d.Image, d.Price, d.Currency, e.EntityVersion)
 				}
 			}
 		case event.OrderCreated, event.OrderCancelled:
@@ -153,19 +176,56 @@ func (v *view) line(order int64) *line {
 func (v *view) userProducts(user int64) (ps []Product, known bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	var scratch [16]hit
+	hits, known := v.hits(user, scratch[:0])
+	if !known {
+		return nil, false
+	}
+	ps = make([]Product, len(hits))
+	for i, h := range hits {
+		pr := v.products[h.product]
+		ps[i] = Product{ID: h.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}
+	}
+	return ps, true
+}
+
+// appendUserProducts appends to b the answer of UserProducts as the API
+// encodes it, a JSON array and a newline, from the products' encoded
+// elements; known is false for a user no event has named.
+func (v *view) appendUserProducts(b []byte, user int64) (_ []byte, known bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var scratch [16]hit
+	hits, known := v.hits(user, scratch[:0])
+	if !known {
+		return b, false
+	}
+	b = append(b, '[')
+	for i, h := range hits {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, v.products[h.product].json...)
+	}
+	return append(b, ']', '\n'), true
+}
+
+// hit is a product in a user's answer: its id, not the product, so that
+// finding and sorting them moves little.
+type hit struct {
+	product int64
+	newest  int64 // the product's newest live order
+}
+
+// hits appends to hits the products of user's live orders that the view
+// has, newest order first; known is false for a user no event has named.
+// Callers hold mu.
+func (v *view) hits(user int64, hits []hit) (_ []hit, known bool) {
 	lines := v.byUser[user]
 	_, named := v.users[user]
 	if !named && len(lines) == 0 {
-		return nil, false
+		return hits, false
 	}
-	// A hit is small (the product's id, not the product), so that finding
-	// and sorting them moves little; the products are copied out once, in
-	// answer order.
-	type hit struct {
-		product int64
-		newest  int64 // the product's newest live order
-	}
-	hits := make([]hit, 0, len(lines))
 	var at map[int64]int // product → index in hits, for users with many lines
 	if len(lines) > 32 {
 		at = make(map[int64]int, len(lines))
@@ -195,10 +255,5 @@ func (v *view) userProducts(user int64) (ps []Product, known bool) {
 		hits = append(hits, hit{l.product, l.order})
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.newest, a.newest) })
-	ps = make([]Product, len(hits))
-	for i, h := range hits {
-		pr := v.products[h.product]
-		ps[i] = Product{ID: h.product, Title: pr.title, Image: pr.image, Price: pr.price, Currency: pr.currency}
-	}
-	return ps, true
+	return hits, true
 }
