@@ -164,7 +164,7 @@ func Build(ctx context.Context, app App, name string, cfg service.Config, deps D
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	db, err := store.Open(ctx, dsn, desc.Migrations)
+	db, err := store.OpenWith(ctx, dsn, desc.Migrations, store.Options{NoSync: cfg.NoFsync})
 	if err != nil {
 		return nil, fmt.Errorf("open %s db: %w", name, err)
 	}

@@ -49,6 +49,9 @@ type Config struct {
 	Tracing *observe.Tracing
 	// MaxWait bounds a read-your-writes wait (see Service.MaxWait).
 	MaxWait time.Duration
+	// NoFsync opens the service's SQLite database without an fsync per
+	// commit (store.Options.NoSync): herald up --no-fsync.
+	NoFsync bool
 	// Auth verifies the callers' tokens (see Service.Auth). nil turns
 	// authorization off: every caller acts as an admin. Only tests and
 	// embedders leave it nil; herald up and herald serve always set it.
@@ -87,7 +90,7 @@ func (c Config) Name(base string, replicated bool) string {
 // (e.g. "shop-orders"): Config.DB if set, else <DataDir>/<base>.db, and
 // applies migrations.
 func (c Config) OpenDB(ctx context.Context, base string, migrations []store.Migration) (*sql.DB, error) {
-	return store.Open(ctx, c.DSN(base), migrations)
+	return store.OpenWith(ctx, c.DSN(base), migrations, store.Options{NoSync: c.NoFsync})
 }
 
 // DSN returns the database OpenDB opens for base: Config.DB if set, else

@@ -18,12 +18,20 @@ import (
 // Transactions start IMMEDIATE, so two writers wait for each other (up to the
 // busy timeout) instead of failing on a lock upgrade.
 func OpenSQLite(ctx context.Context, path string, migrations []Migration) (*sql.DB, error) {
+	return openSQLite(ctx, path, migrations, Options{})
+}
+
+func openSQLite(ctx context.Context, path string, migrations []Migration, o Options) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create database dir: %w", err)
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	if o.NoSync {
+		q.Add("_pragma", "synchronous(NORMAL)") // in WAL mode: only checkpoints fsync
+	} else {
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	// Writes through a Group are checkpointed beside the writer (see
 	// checkpointEvery); the commit that fills the log this far checkpoints
 	// it itself, should those fall behind or a write bypass the Group.

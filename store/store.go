@@ -56,10 +56,25 @@ func IsPostgresURL(dsn string) bool {
 // path, and applies the migrations that have not run yet (see OpenSQLite and
 // OpenPostgres).
 func Open(ctx context.Context, dsn string, migrations []Migration) (*sql.DB, error) {
+	return OpenWith(ctx, dsn, migrations, Options{})
+}
+
+// Options are how a database is opened.
+type Options struct {
+	// NoSync commits to a SQLite database without an fsync (WAL with
+	// synchronous=NORMAL; checkpoints still fsync): a process crash loses
+	// nothing, an OS crash or power loss can lose the last commits. It is
+	// the services' half of herald up --no-fsync. PostgreSQL ignores it:
+	// its durability is the server's configuration.
+	NoSync bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, migrations []Migration, o Options) (*sql.DB, error) {
 	if IsPostgresURL(dsn) {
 		return OpenPostgres(ctx, dsn, migrations)
 	}
-	return OpenSQLite(ctx, dsn, migrations)
+	return openSQLite(ctx, dsn, migrations, o)
 }
 
 // DialectOf returns the engine behind db, from its driver.

@@ -485,3 +485,37 @@ func newGroup(t testing.TB, db *sql.DB) *store.Group {
 	t.Cleanup(g.Close)
 	return g
 }
+
+// A database opened with NoSync (herald up --no-fsync) commits without an
+// fsync, SQLite's synchronous=NORMAL; by default every commit is fsynced.
+func TestNoSyncRelaxesOnlyTheDatabaseItOpens(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		o    store.Options
+		want int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{{"full.db", store.Options{}, 2}, {"relaxed.db", store.Options{NoSync: true}, 1}} {
+		db, err := store.OpenWith(context.Background(), filepath.Join(dir, c.name), nil, c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every connection of the pool must have it, not just the first.
+		conns := make([]*sql.Conn, 3)
+		for i := range conns {
+			if conns[i], err = db.Conn(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			if err := conns[i].QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("%s, connection %d: synchronous = %d, want %d", c.name, i, got, c.want)
+			}
+		}
+		for _, conn := range conns {
+			conn.Close()
+		}
+		db.Close()
+	}
+}

@@ -71,6 +71,7 @@ type serviceFlags struct {
 	MaxBody      int64             `default:"1048576" env:"HERALD_MAX_BODY" help:"Largest request body a service takes, in bytes (larger: 413)."`
 	External     []string          `env:"HERALD_EXTERNAL" placeholder:"SERVICE|TYPE" help:"Blog services (posts, comments, moderation) or event types that run outside Herald, whose events the gateway takes from outside clients (comma-separated). herald up adds every blog service it does not run (herald up gateway: all of them, for the tutorial's Node services). Any other type a Herald service owns the gateway refuses with 403."`
 	GatewayToken map[string]string `name:"gateway-token" mapsep:";" placeholder:"TOKEN=TYPES" env:"HERALD_GATEWAY_TOKEN" help:"Bearer tokens the gateway's POST and GET /events require, each with the event types it may post (TOKEN=PostCreated,CommentCreated or TOKEN=*; repeat the flag, or separate with ';'). Default: none, /events open on loopback as the tutorial's bus is."`
+	NoFsync      bool              `env:"HERALD_NO_FSYNC" help:"Do not fsync: neither the embedded bus's writes (herald up) nor the services' SQLite commits (WAL without a sync per commit). Faster, but an OS crash or power loss can lose acknowledged writes and events of the last moments (the bus's: up to 2 minutes); a process crash loses nothing. PostgreSQL keeps its own setting."`
 	NoBatches    bool              `env:"HERALD_NO_BATCHES" help:"Publish each outbox event on its own, never a backlog as one atomic batch. Batches (nats-server 2.12 and later) let a server that fsyncs every write (the embedded bus; sync_always) fsync once per batch; on one that does not (herald up --no-fsync implies this flag) they cost more than they save."`
 }
 
@@ -78,7 +79,6 @@ type upCmd struct {
 	serviceFlags
 	Targets       []string `arg:"" optional:"" enum:"${targets}" help:"Apps (shop, blog) or services to run; default: shop and blog."`
 	NatsListen    string   `default:"127.0.0.1:4223" env:"HERALD_NATS_LISTEN" help:"Client address of the embedded NATS server, for other processes (herald serve, the nats CLI); empty for in-process only. Not 4222, which a system NATS may hold."`
-	NoFsync       bool     `env:"HERALD_NO_FSYNC" help:"Do not fsync every bus write. Faster, but an OS crash or power loss can lose acknowledged events written in the last 2 minutes (a process crash loses nothing)."`
 	DashboardAddr string   `default:"127.0.0.1:8080" env:"HERALD_DASHBOARD_ADDR" help:"Address of the dashboard (the topology, every event's journey, dead letters, a storefront); empty for none."`
 	NoNATSAuth    bool     `name:"no-nats-auth" env:"HERALD_NO_NATS_AUTH" help:"Let anyone who can reach the embedded bus publish and consume anything. By default each service connects as its own NATS identity, allowed only its own events and consumers (credentials in <data>/secrets/nats), and anonymous connections are refused."`
 	// QueryReplicas are read model replicas that will join from other

@@ -202,7 +202,7 @@ func (f serviceFlags) config(t catalogue.Target, log *slog.Logger, tr *observe.T
 	addr, flag := f.addr(t.Service)
 	cfg := service.Config{
 		DataDir: f.Data, DB: f.DB, Replica: f.Replica, Addr: addr, AddrFlag: flag, Logger: log,
-		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof, Tracing: tr, MaxWait: f.MaxWait,
+		MaxDeliver: f.MaxDeliver, AckWait: f.AckWait, Pprof: f.Pprof, Tracing: tr, MaxWait: f.MaxWait, NoFsync: f.NoFsync,
 		Limits: &service.Limits{LimitOptions: httpapi.LimitOptions{MaxBody: f.MaxBody}, WriteRate: f.WriteRate, SignInRate: f.SignInRate},
 	}
 	if !t.Service.Writes() {
