@@ -43,8 +43,9 @@ const (
 // events serves POST and GET /events. It is safe for concurrent use.
 type events struct {
 	bus     *jetstream.Bus
-	reg     *event.Registry // the types whose data is checked
-	schemas schemas         // the JSON Schemas of reg's types' data
+	funnel  *jetstream.Funnel // POST /events' publishes, sent together while one is on its way
+	reg     *event.Registry   // the types whose data is checked
+	schemas schemas           // the JSON Schemas of reg's types' data
 	log     *slog.Logger
 	metrics *metrics
 	tracer  trace.Tracer // the gateway's: a span per publish
@@ -52,7 +53,8 @@ type events struct {
 }
 
 // post stores one event and answers 200 {"status":"OK"} only once the bus
-// has acknowledged it, with its id (HeaderEventID) and stream position
+// has acknowledged it (sent with the events of concurrent requests, as one
+// atomic batch: see jetstream.Funnel), with its id (HeaderEventID) and stream position
 // (HeaderPosition). A rejected event is never stored; a bus failure is a 503
 // after which the event may or may not be stored: a CloudEvent retried with
 // the same id within two minutes is stored once, a tutorial event (which
@@ -82,7 +84,7 @@ func (ev *events) post(w http.ResponseWriter, r *http.Request) {
 	if tp := observe.TraceParent(ctx); tp != "" {
 		header[jetstream.HeaderTraceParent] = tp
 	}
-	seq, err := ev.bus.PublishHeader(ctx, subject, in.env.ID, header, in.stored)
+	seq, err := ev.funnel.Publish(ctx, subject, in.env.ID, header, in.stored)
 	if err == nil {
 		span.SetAttributes(observe.AttrStream.String(event.BlogStream), observe.AttrSequence.Int64(int64(seq)))
 	}

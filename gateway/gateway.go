@@ -177,7 +177,7 @@ func setup(rt *catalogue.Runtime, cfg Config) (handlers, error) {
 	if err != nil {
 		return handlers{}, err
 	}
-	ev := &events{bus: rt.Bus, reg: reg, schemas: sch, log: rt.Log, metrics: m, tracer: rt.Module.Tracer(), doors: newDoors(rt.App, cfg)}
+	ev := &events{bus: rt.Bus, funnel: rt.Bus.NewFunnel(), reg: reg, schemas: sch, log: rt.Log, metrics: m, tracer: rt.Module.Tracer(), doors: newDoors(rt.App, cfg)}
 	return handlers{events: ev, pusher: p}, nil
 }
 
