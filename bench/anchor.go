@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,4 +190,123 @@ func ServeAnchor(ctx context.Context, name, addr string, h http.Handler, out io.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// trivialResponse is the trivial server's answer: 200 with FixedBody(size)
+// as JSON.
+func trivialResponse(size int) []byte {
+	body := FixedBody(size)
+	return append(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body)), body...)
+}
+
+// ServeTrivial serves on addr (127.0.0.1:0 for any free port), until ctx
+// ends, the least an HTTP server can do: for every request it reads on a
+// connection (every "\r\n\r\n"; requests with a body are not understood)
+// it writes a canned HTTP/1.1 200 answer of FixedBody(size), without
+// net/http. The load generator's ceiling on this machine is what it gets
+// from this server. It prints its URL and the ready line as ServeAnchor
+// does.
+func ServeTrivial(ctx context.Context, name, addr string, size int, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("anchor %s: %w", name, err)
+	}
+	resp := trivialResponse(size)
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+		wg    sync.WaitGroup
+	)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				errc <- err
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Go(func() {
+				serveTrivialConn(c, resp)
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			})
+		}
+	}()
+	fmt.Fprintf(out, "  %-4s  %-10s  http://%s\n", "bench", name, ln.Addr())
+	fmt.Fprintln(out, readyLine)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("anchor %s: %w", name, err)
+	case <-ctx.Done():
+	}
+	ln.Close()
+	mu.Lock()
+	for c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+// serveTrivialConn answers every request read on c with resp, until c
+// fails or is closed.
+func serveTrivialConn(c net.Conn, resp []byte) {
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	var (
+		ends requestEnds
+		out  []byte
+	)
+	for {
+		n, err := c.Read(buf)
+		if k := ends.count(buf[:n]); k > 0 {
+			out = out[:0]
+			for range k {
+				out = append(out, resp...)
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// requestEnds counts the ends of request heads ("\r\n\r\n") in a stream
+// read in pieces; one may straddle two pieces.
+type requestEnds struct{ matched int } // bytes of "\r\n\r\n" matched at the end of the last piece
+
+func (r *requestEnds) count(p []byte) int {
+	const end = "\r\n\r\n"
+	n := 0
+	for i := 0; i < len(p); {
+		if r.matched == 0 {
+			j := bytes.IndexByte(p[i:], '\r')
+			if j < 0 {
+				break
+			}
+			i += j
+		}
+		switch b := p[i]; {
+		case b == end[r.matched]:
+			r.matched++
+			if r.matched == len(end) {
+				n++
+				r.matched = 0
+			}
+		case b == '\r':
+			r.matched = 1
+		default:
+			r.matched = 0
+		}
+		i++
+	}
+	return n
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,5 +104,51 @@ func TestFixedHandlerAnswersExactlyTheSize(t *testing.T) {
 	var v any
 	if len(b) != 450 || json.Unmarshal(b, &v) != nil || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("%d bytes of %s (%s), want 450 bytes of JSON", len(b), resp.Header.Get("Content-Type"), b[:20])
+	}
+}
+
+func TestRequestEndsAreCountedAcrossPieces(t *testing.T) {
+	stream := "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n\r\nGET /c HTTP/1.1\r\nA: \r\r\n\r\n"
+	for size := 1; size <= len(stream); size++ {
+		var ends requestEnds
+		n := 0
+		for i := 0; i < len(stream); i += size {
+			n += ends.count([]byte(stream[i:min(i+size, len(stream))]))
+		}
+		if n != 3 {
+			t.Errorf("in pieces of %d bytes: %d request ends, want 3", size, n)
+		}
+	}
+}
+
+func TestTrivialServerAnswersEveryRequestWithItsBody(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- ServeTrivial(ctx, "trivial", "127.0.0.1:0", 300, pw) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.Fields(line)[2]
+	body := FixedBody(300)
+	// With the raw load, and with net/http's client.
+	res := Load{Conns: 4, Count: 200, Raw: fixedGets(url, "t", 10, body)}.Run(ctx)
+	if res.OK != 200 {
+		t.Errorf("raw load: %d of 200 right (first error %q)", res.OK, res.FirstError)
+	}
+	resp, err := http.Get(url + "/anything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != string(body) {
+		t.Errorf("net/http: %s %q, want 200 and the fixed body", resp.Status, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeTrivial: %v", err)
 	}
 }

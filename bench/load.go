@@ -29,17 +29,23 @@ const (
 type Request func(rnd *rand.Rand) (*http.Request, func(status int, body []byte) Outcome)
 
 // Load is an HTTP load: Conns workers, each with its own keep-alive
-// connection, sending requests built by Request for Duration, or until
-// Count requests are done if Duration is 0. With Rate > 0 the load is
-// open-loop instead: requests are scheduled at Rate per second and each
-// latency is measured from its scheduled time, so a stall shows up in the
-// latencies rather than slowing the schedule down.
+// connection, sending requests for Duration, or until Count requests are
+// done if Duration is 0. With Rate > 0 the load is open-loop instead:
+// requests are scheduled at Rate per second and each latency is measured
+// from its scheduled time, so a stall shows up in the latencies rather
+// than slowing the schedule down.
+//
+// The requests are Request's, sent with net/http's client; or, if Raw is
+// set, Raw's GETs, written and read by the load itself on plain TCP
+// connections (see RawGets), which costs the machine a fraction of the
+// CPU. Set one of the two.
 type Load struct {
 	Conns    int
 	Duration time.Duration
 	Count    int64
 	Rate     float64
 	Request  Request
+	Raw      *RawGets
 	Seed     uint64
 	Done     *atomic.Int64 // if set, counts finished requests as they finish (for progress)
 }
@@ -72,19 +78,31 @@ func (r LoadResult) Figures() Figures {
 	return f
 }
 
+// sender sends one request of a load on its worker's connection and
+// judges the answer; errText describes an outcome that is not OK.
+type sender func(rnd *rand.Rand) (out Outcome, errText string)
+
 // Run runs the load until it is done or ctx ends, and returns what it
-// measured; ctx ending stops it early without an error.
+// measured; ctx ending stops it early without an error. A request started
+// before then finishes and counts.
 func (l Load) Run(ctx context.Context) LoadResult {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        l.Conns,
-		MaxIdleConnsPerHost: l.Conns,
-		MaxConnsPerHost:     l.Conns,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
+	// newSender returns a worker's sender and what closes its connection.
+	var newSender func() (sender, func())
+	if l.Raw != nil {
+		newSender = l.Raw.sender
+	} else {
+		tr := &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        l.Conns,
+			MaxIdleConnsPerHost: l.Conns,
+			MaxConnsPerHost:     l.Conns,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+		}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		newSender = func() (sender, func()) { return clientSender(ctx, client, l.Request), func() {} }
 	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -128,7 +146,8 @@ func (l Load) Run(ctx context.Context) LoadResult {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(l.Seed, uint64(w)+1))
 			res := &results[w]
-			var buf bytes.Buffer
+			send, closeConn := newSender()
+			defer closeConn()
 			for ctx.Err() == nil {
 				var at time.Time
 				if schedule != nil {
@@ -146,25 +165,7 @@ func (l Load) Run(ctx context.Context) LoadResult {
 					}
 					at = time.Now()
 				}
-				req, check := l.Request(rnd)
-				req = req.WithContext(context.WithoutCancel(ctx)) // a started request finishes
-				resp, err := client.Do(req)
-				out := Failed
-				errText := ""
-				if err == nil {
-					buf.Reset()
-					_, err = buf.ReadFrom(resp.Body)
-					resp.Body.Close()
-					if err == nil {
-						out = check(resp.StatusCode, buf.Bytes())
-						if out != OK {
-							errText = resp.Status + ": " + truncate(buf.String(), 200)
-						}
-					}
-				}
-				if err != nil {
-					errText = err.Error()
-				}
+				out, errText := send(rnd)
 				lat := time.Since(at)
 				res.Requests++
 				switch out {
@@ -200,6 +201,31 @@ func (l Load) Run(ctx context.Context) LoadResult {
 		}
 	}
 	return total
+}
+
+// clientSender sends request's requests with client; a request started
+// finishes even if ctx ends.
+func clientSender(ctx context.Context, client *http.Client, request Request) sender {
+	var buf bytes.Buffer
+	return func(rnd *rand.Rand) (Outcome, string) {
+		req, check := request(rnd)
+		req = req.WithContext(context.WithoutCancel(ctx))
+		resp, err := client.Do(req)
+		if err != nil {
+			return Failed, err.Error()
+		}
+		buf.Reset()
+		_, err = buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return Failed, err.Error()
+		}
+		out := check(resp.StatusCode, buf.Bytes())
+		if out != OK {
+			return out, resp.Status + ": " + truncate(buf.String(), 200)
+		}
+		return OK, ""
+	}
 }
 
 func truncate(s string, n int) string {

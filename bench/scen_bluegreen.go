@@ -266,7 +266,7 @@ func rebuildApplied(path string) (uint64, error) {
 // ctx ends if d is 0.
 func (bg *blueGreen) reads(round int, d time.Duration) Load {
 	return Load{Conns: blueGreenReadConns, Rate: blueGreenReadRate, Duration: d, Seed: uint64(300 + round),
-		Request: bg.e.userProducts(bg.query.URL("query"), bg.answers)}
+		Raw: bg.e.userProducts(bg.query.URL("query"), bg.answers)}
 }
 
 // readsDuringRebuild runs the read load for as long as one herald rebuild

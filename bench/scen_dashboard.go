@@ -38,7 +38,7 @@ func runDashboard(ctx context.Context, e *env) error {
 		return err
 	}
 	bus, qURL := rig.bus, rig.query.URL("query")
-	reads := e.userProducts(qURL, rig.answers)
+	reads := Load{Raw: e.userProducts(qURL, rig.answers)}
 
 	// A dashboard that cannot see the query would measure nothing: fail
 	// here, before any round.

@@ -68,7 +68,7 @@ func runIngress(ctx context.Context, e *env) error {
 			return OK
 		}
 	}
-	herald := e.httpSide("ingress", "herald gateway POST /events", gwURL, "gateway", post)
+	herald := e.httpSide("ingress", "herald gateway POST /events", gwURL, "gateway", Load{Request: post})
 	run := herald.run
 	herald.run = func(ctx context.Context, round int) (Figures, error) {
 		f, err := run(ctx, round)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,20 +70,20 @@ func runJourney(ctx context.Context, e *env) error {
 	}
 	e.note("read your writes: GET /users/{id}/products of random users on the traced rig, as the operator, with and without %s: %s (user %d's order)",
 		service.HeaderAfter, token, user)
-	read := func(after string) Request {
-		return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+	read := func(after string) Load {
+		h := bearerHeader(admin)
+		if after != "" {
+			h.Set(service.HeaderAfter, after)
+		}
+		return Load{Raw: &RawGets{URL: traced.queryURL, Header: h, Get: func(rnd *rand.Rand) (string, func(int, []byte) Outcome) {
 			u := 1 + rnd.IntN(traced.users)
-			req, _ := http.NewRequest(http.MethodGet, traced.queryURL+"/users/"+strconv.Itoa(u)+"/products", nil)
-			if after != "" {
-				req.Header.Set(service.HeaderAfter, after)
-			}
-			return bearer(req, admin), func(status int, _ []byte) Outcome {
+			return userProductsPath(u), func(status int, _ []byte) Outcome {
 				if status == http.StatusOK || status == http.StatusNotFound && int64(u) != user {
 					return OK
 				}
 				return Failed
 			}
-		}
+		}}}
 	}
 	return e.alternate(ctx, reads,
 		e.httpSide("journey", "read with "+service.HeaderAfter+" (fresh)", "", "", read(token)),

@@ -19,6 +19,12 @@ import (
 // the same requests, with the operator's token (the seeded users have no
 // password to sign in with), which Herald's query verifies and the
 // handler ignores.
+//
+// In the same rounds the load generator reads a trivial server (herald
+// bench-anchor trivial: a canned answer per request, no net/http), which
+// costs the machine next to nothing: what the generator gets there is its
+// own ceiling, and it must be at least twice what it reports for Herald
+// for Herald's figure to be Herald's and not the generator's.
 func runRead(ctx context.Context, e *env) error {
 	rig, err := e.readRig(ctx)
 	if err != nil {
@@ -27,6 +33,10 @@ func runRead(ctx context.Context, e *env) error {
 	q, answers := rig.query, rig.answers
 	size := e.data.MeanAnswerSize()
 	fixed, err := e.anchor(ctx, "fixed", "--size", strconv.Itoa(size))
+	if err != nil {
+		return err
+	}
+	trivial, err := e.anchor(ctx, "trivial", "--size", strconv.Itoa(size))
 	if err != nil {
 		return err
 	}
@@ -39,11 +49,30 @@ func runRead(ctx context.Context, e *env) error {
 			{Text: "query p99 latency ≤ 1.3x the ceiling's", Key: "p99_ms", Ratio: true, Op: "<=", Value: 1.3},
 		},
 	}
+	ceiling := &Comparison{
+		Name: "generator ceiling",
+		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
+		Targets: []Target{
+			{Text: "the generator's ceiling (a trivial server) ≥ 2x what it reports for Herald's query: Herald ÷ ceiling ≤ 0.5x", Key: "req_per_s", Ratio: true, Op: "<=", Value: 0.5},
+		},
+	}
 	e.note("%s users, %d orders each, %d products; %d connections; fixed body %d bytes (the mean answer)",
 		thousands(float64(e.data.Users)), e.data.OrdersPerUser, e.data.Products, e.sz.Conns, len(body))
-	return e.alternate(ctx, c,
-		e.httpSide("read", "herald query", q.URL("query"), "query", e.userProducts(q.URL("query"), answers)),
-		e.httpSide("read", "fixed-body net/http handler", "", "", fixedRequest(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)))
+	herald := e.httpSide("read", "herald query", q.URL("query"), "query", Load{Raw: e.userProducts(q.URL("query"), answers)})
+	handler := e.httpSide("read", "fixed-body net/http handler", "", "", Load{Raw: fixedGets(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)})
+	gen := e.httpSide("read", "load generator against a trivial server (canned answer, no net/http)", "", "",
+		Load{Raw: fixedGets(trivial.URL("trivial"), e.adminToken(), e.data.Users, body)})
+	figs, err := e.rounds(ctx, herald, handler, gen)
+	if err != nil {
+		return err
+	}
+	e.compare(c, herald, figs[0], handler, figs[1])
+	e.compare(ceiling, herald, figs[0], gen, figs[2])
+	if h := ceiling.Herald.Median["req_per_s"]; h > 0 {
+		g := ceiling.Anchor.Median["req_per_s"]
+		e.note("generator ceiling vs a trivial server: %s req/s = %.1fx what it reports for Herald (%s req/s)", thousands(g), g/h, thousands(h))
+	}
+	return nil
 }
 
 // readRig is what the read scenarios read from: a herald bus, a herald
@@ -73,11 +102,15 @@ func (e *env) readRig(ctx context.Context) (readRig, error) {
 	return r, nil
 }
 
-// httpSide is a side that runs an HTTP load of req per round, fetching a
-// CPU profile of service at profileURL meanwhile if profileURL is set.
-func (e *env) httpSide(scenario, what, profileURL, service string, req Request) side {
+// httpSide is a side that runs an HTTP load of reqs (a Load with its
+// Request or Raw set) per round, e.sz.Conns connections for e.sz.Duration,
+// fetching a CPU profile of service at profileURL meanwhile if profileURL
+// is set.
+func (e *env) httpSide(scenario, what, profileURL, service string, reqs Load) side {
 	mk := func(round int) Load {
-		return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Request: req, Seed: uint64(round)}
+		l := reqs
+		l.Conns, l.Duration, l.Seed = e.sz.Conns, e.sz.Duration, uint64(round)
+		return l
 	}
 	return side{
 		what: what,
@@ -120,14 +153,12 @@ func (e *env) answers() [][]byte {
 	return e.answerJSON
 }
 
-// userProducts requests GET /users/{u}/products of a random user, as the
-// operator, and checks the answer.
-func (e *env) userProducts(base string, answers [][]byte) Request {
-	token := e.adminToken()
-	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+// userProducts requests GET /users/{u}/products of a random user at
+// base, as the operator, with the raw load, and checks the answer.
+func (e *env) userProducts(base string, answers [][]byte) *RawGets {
+	return &RawGets{URL: base, Header: bearerHeader(e.adminToken()), Get: func(rnd *rand.Rand) (string, func(int, []byte) Outcome) {
 		u := 1 + rnd.IntN(len(answers))
-		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
-		return bearer(req, token), func(status int, body []byte) Outcome {
+		return userProductsPath(u), func(status int, body []byte) Outcome {
 			if status != http.StatusOK {
 				return Failed
 			}
@@ -136,7 +167,19 @@ func (e *env) userProducts(base string, answers [][]byte) Request {
 			}
 			return Wrong
 		}
+	}}
+}
+
+func userProductsPath(u int) string { return "/users/" + strconv.Itoa(u) + "/products" }
+
+// bearerHeader is a header carrying token as the Authorization bearer,
+// or none if token is "".
+func bearerHeader(token string) http.Header {
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
+	return h
 }
 
 // sameAnswer reports whether body is the answer want (json.Marshal of
@@ -152,13 +195,11 @@ func sameAnswer(body, want []byte) bool {
 	return reflect.DeepEqual(got, exp) || (len(got) == 0 && len(exp) == 0)
 }
 
-// fixedRequest requests the fixed-body handler on the same paths, with the
-// same token, as the query service's and checks the body.
-func fixedRequest(base, token string, users int, body []byte) Request {
-	return func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
-		u := 1 + rnd.IntN(users)
-		req, _ := http.NewRequest(http.MethodGet, base+"/users/"+strconv.Itoa(u)+"/products", nil)
-		return bearer(req, token), func(status int, b []byte) Outcome {
+// fixedGets requests a fixed-body server at base on the same paths, with
+// the same token, as the query service's, and checks the body.
+func fixedGets(base, token string, users int, body []byte) *RawGets {
+	return &RawGets{URL: base, Header: bearerHeader(token), Get: func(rnd *rand.Rand) (string, func(int, []byte) Outcome) {
+		return userProductsPath(1 + rnd.IntN(users)), func(status int, b []byte) Outcome {
 			switch {
 			case status != http.StatusOK:
 				return Failed
@@ -167,7 +208,7 @@ func fixedRequest(base, token string, users int, body []byte) Request {
 			}
 			return OK
 		}
-	}
+	}}
 }
 
 // checkAnswers checks the answers of a few users at base, asked with

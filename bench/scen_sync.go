@@ -51,8 +51,8 @@ func runSyncVsAsync(ctx context.Context, e *env) error {
 		},
 	}
 	err = e.alternate(ctx, up,
-		e.httpSide("sync-vs-async", "herald query (own read model)", qURL, "query", e.userProducts(qURL, answers)),
-		e.httpSide("sync-vs-async", "synchronous query (calls users, orders, products)", "", "", e.userProducts(sURL, answers)))
+		e.httpSide("sync-vs-async", "herald query (own read model)", qURL, "query", Load{Raw: e.userProducts(qURL, answers)}),
+		e.httpSide("sync-vs-async", "synchronous query (calls users, orders, products)", "", "", Load{Raw: e.userProducts(sURL, answers)}))
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runSyncVsAsync(ctx context.Context, e *env) error {
 		},
 	}
 	outage := func(what, url string) side {
-		s := e.httpSide("sync-vs-async, products stopped", what, "", "", e.userProducts(url, answers))
+		s := e.httpSide("sync-vs-async, products stopped", what, "", "", Load{Raw: e.userProducts(url, answers)})
 		s.warm = nil // the synchronous query answers nothing right now
 		return s
 	}

@@ -33,6 +33,10 @@ type benchAnchorCmd struct {
 		Size int    `default:"512" env:"HERALD_BENCH_ANCHOR_SIZE" help:"Size of the body in bytes."`
 		Addr string `default:"127.0.0.1:0" env:"HERALD_BENCH_ANCHOR_ADDR" help:"Listen address."`
 	} `cmd:"" help:"Answer every request with a fixed JSON body: the ceiling of an HTTP read."`
+	Trivial struct {
+		Size int    `default:"512" env:"HERALD_BENCH_ANCHOR_SIZE" help:"Size of the body in bytes."`
+		Addr string `default:"127.0.0.1:0" env:"HERALD_BENCH_ANCHOR_ADDR" help:"Listen address."`
+	} `cmd:"" help:"Answer every request read on a connection with a canned HTTP/1.1 200 and a fixed body, without net/http: the load generator's ceiling."`
 	SyncQuery struct {
 		Users    string `required:"" env:"HERALD_BENCH_ANCHOR_USERS" help:"Base URL of the users service."`
 		Orders   string `required:"" env:"HERALD_BENCH_ANCHOR_ORDERS" help:"Base URL of the orders service."`
@@ -47,6 +51,8 @@ func (m *Main) Bench(ctx context.Context, b benchCmd, a benchAnchorCmd, command 
 	switch command {
 	case "bench-anchor fixed":
 		return bench.ServeAnchor(ctx, "fixed", a.Fixed.Addr, bench.FixedHandler(a.Fixed.Size), m.Out, m.Log)
+	case "bench-anchor trivial":
+		return bench.ServeTrivial(ctx, "trivial", a.Trivial.Addr, a.Trivial.Size, m.Out)
 	case "bench-anchor sync-query":
 		s := bench.NewSyncQuery(strings.TrimRight(a.SyncQuery.Users, "/"), strings.TrimRight(a.SyncQuery.Orders, "/"), strings.TrimRight(a.SyncQuery.Products, "/"))
 		return bench.ServeAnchor(ctx, "sync-query", a.SyncQuery.Addr, s, m.Out, m.Log)
