@@ -50,6 +50,11 @@ type Options struct {
 	// Keep keeps the scenarios' data (databases, streams) in Out/data
 	// instead of deleting it.
 	Keep bool
+	// Hold keeps the read scenario's servers (Herald's query, the
+	// fixed-body handler, the trivial server) running this long after its
+	// rounds, their URLs and the operator token's file printed, for a
+	// cross-check with another load generator such as wrk. Default 0: none.
+	Hold time.Duration
 	// Stdout gets the table; Stderr the progress. Default os.Stdout and
 	// os.Stderr.
 	Stdout, Stderr io.Writer
@@ -177,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	p := newProgress(o.Stderr)
 	p.Printf("herald bench: %s; results in %s", strings.Join(res.Settings.Scenarios, ", "), out)
-	e := &env{sz: sz, procs: ps, work: work, out: out, p: p, data: Dataset{Seed: 1, Users: sz.Users, Products: sz.Products, OrdersPerUser: sz.OrdersPerUser}}
+	e := &env{sz: sz, hold: o.Hold, procs: ps, work: work, out: out, p: p, data: Dataset{Seed: 1, Users: sz.Users, Products: sz.Products, OrdersPerUser: sz.OrdersPerUser}}
 	save := func() error {
 		res.Finished = time.Now().UTC()
 		return errors.Join(res.WriteJSON(filepath.Join(out, "results.json")), res.WriteSVG(filepath.Join(out, "chart.svg")))

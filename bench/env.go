@@ -19,6 +19,7 @@ import (
 // the progress output and the result it fills in.
 type env struct {
 	sz       sizes
+	hold     time.Duration // see Options.Hold
 	procs    *procs
 	work     string // scratch folder of the run; each scenario's data is under work/<scenario>
 	out      string // results folder

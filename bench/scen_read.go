@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/heraldev/herald/shop/query"
 )
@@ -72,7 +74,34 @@ func runRead(ctx context.Context, e *env) error {
 		g := ceiling.Anchor.Median["req_per_s"]
 		e.note("generator ceiling vs a trivial server: %s req/s = %.1fx what it reports for Herald (%s req/s)", thousands(g), g/h, thousands(h))
 	}
-	return nil
+	return e.holdServers(ctx, q.URL("query"), fixed.URL("fixed"), trivial.URL("trivial"))
+}
+
+// holdServers keeps the read scenario's servers running for e.hold (if
+// set), or until ctx ends, after printing how to load them with wrk.
+func (e *env) holdServers(ctx context.Context, query, fixed, trivial string) error {
+	if e.hold <= 0 {
+		return nil
+	}
+	keys, err := e.keys(ctx)
+	if err != nil {
+		return err
+	}
+	token := filepath.Join(keys.dir, "admin.token")
+	e.p.Printf("read: holding the servers for %s (Ctrl-C ends the run):", e.hold)
+	e.p.Printf("  herald query  %s", query)
+	e.p.Printf("  fixed-body    %s", fixed)
+	e.p.Printf("  trivial       %s", trivial)
+	e.p.Printf("  token         %s", token)
+	e.p.Printf("  e.g. wrk -t2 -c64 -d10s -H \"Authorization: Bearer $(cat %s)\" %s/users/1/products", token, query)
+	t := time.NewTimer(e.hold)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // readRig is what the read scenarios read from: a herald bus, a herald

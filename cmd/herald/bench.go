@@ -23,6 +23,7 @@ type benchCmd struct {
 	RebuildLimit time.Duration `env:"HERALD_BENCH_REBUILD_LIMIT" help:"Longest one rebuild round runs; a rebuild still going then is measured on the events applied so far. Default 2m (2s with --quick); -1s lets every rebuild run until its lag is 0."`
 	Quick        bool          `env:"HERALD_BENCH_QUICK" help:"Small data sets (1,000 users, 20,000 rebuild events) and 1s rounds: a smoke run, not a measurement."`
 	Keep         bool          `env:"HERALD_BENCH_KEEP" help:"Keep the scenarios' databases and streams in <out>/data instead of deleting them."`
+	Hold         time.Duration `env:"HERALD_BENCH_HOLD" help:"Keep the read scenario's servers (Herald's query, the fixed-body handler, the trivial server) running this long after its rounds, printing their URLs and the operator token's file, to cross-check with wrk."`
 }
 
 // benchAnchorCmd runs one of the bench's anchors: the HTTP servers Herald
@@ -79,7 +80,7 @@ func (m *Main) runBench(ctx context.Context, b benchCmd, env []string, stderr io
 	}
 	_, err = bench.Run(ctx, bench.Options{
 		Bin: bin, Env: env, Out: out, Scenarios: b.Scenarios,
-		Rounds: b.Rounds, Duration: b.Duration, RebuildLimit: b.RebuildLimit, Quick: b.Quick, Keep: b.Keep,
+		Rounds: b.Rounds, Duration: b.Duration, RebuildLimit: b.RebuildLimit, Quick: b.Quick, Keep: b.Keep, Hold: b.Hold,
 		Stdout: m.Out, Stderr: stderr,
 	})
 	return err
