@@ -33,6 +33,12 @@ type Funnel struct {
 	busy  bool // a goroutine is sending the queue
 }
 
+// funnelMin is the fewest messages a Funnel sends as an atomic batch;
+// fewer go one by one. The server stages a batch before it stores it, which
+// costs a few batches' worth of latency, so a handful of messages is
+// quicker sent alone (the same floor as the outbox relay's).
+var funnelMin = 32
+
 type funneled struct {
 	msg  *nats.Msg
 	id   string
@@ -94,7 +100,7 @@ func (f *Funnel) publish(batch []*funneled) {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
 	err := f.b.guard(ctx, func(ctx context.Context) error {
-		if len(batch) > 1 && f.b.batches && f.atomic(batch) && f.publishBatch(ctx, batch) {
+		if len(batch) >= funnelMin && f.b.batches && f.atomic(batch) && f.publishBatch(ctx, batch) {
 			return nil
 		}
 		return f.publishEach(ctx, batch)
