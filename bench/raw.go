@@ -131,17 +131,21 @@ func (c *natsConn) publishAll(ctx context.Context, deadline time.Time, next func
 }
 
 // rawPublishSide is the anchor of a throughput comparison: raw JetStream
-// asynchronous publishing on raw, Window in flight, of the messages next
-// returns (see publishAll), for the round's length. scenario begins its
-// progress lines.
-func (e *env) rawPublishSide(raw *natsConn, scenario string, next func() (*nats.Msg, string, bool)) side {
+// asynchronous publishing on raw, a client of bus, Window in flight, of
+// the messages next returns (see publishAll), for the round's length.
+// Beside per_s, it measures the CPU time per event acknowledged of the
+// bench (the publisher) and of bus (cpu_us_bench, cpu_us_bus and their
+// sum, cpu_us_per_event). scenario begins its progress lines.
+func (e *env) rawPublishSide(raw *natsConn, bus *proc, scenario string, next func() (*nats.Msg, string, bool)) side {
 	round := func(ctx context.Context, d time.Duration, what string) (Figures, error) {
 		var sent atomic.Int64
 		stop := e.p.track(what, &sent, "events")
+		cpu := startCPU(map[string]*proc{"bus": bus})
 		res, err := raw.publishAll(ctx, time.Now().Add(d), func() (*nats.Msg, string, bool) {
 			sent.Add(1)
 			return next()
 		})
+		used := cpu.used()
 		stop()
 		if err != nil {
 			return nil, err
@@ -149,7 +153,9 @@ func (e *env) rawPublishSide(raw *natsConn, scenario string, next func() (*nats.
 		if res.Errors > 0 {
 			e.note("%s: %d publishes failed", what, res.Errors)
 		}
-		return Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}, nil
+		f := Figures{"per_s": res.Rate(), "errors": float64(res.Errors)}
+		cpuFigures(f, used, res.Acked)
+		return f, nil
 	}
 	return side{
 		what: fmt.Sprintf("raw JetStream async publish (window %d)", Window),

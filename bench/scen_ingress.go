@@ -43,7 +43,7 @@ func runIngress(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	_, raw, err := e.startBus(ctx, "raw-bus", false)
+	rawBus, raw, err := e.startBus(ctx, "raw-bus", false)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runIngress(ctx context.Context, e *env) error {
 		m.Header.Set("Herald-Shape", "tutorial")
 		return m, env.ID, true
 	}
-	anchor := e.rawPublishSide(raw, "ingress", storedEvent)
+	anchor := e.rawPublishSide(raw, rawBus, "ingress", storedEvent)
 	c := &Comparison{Name: "events/s, fsync on", Show: []string{"per_s", "p50_ms", "p99_ms"},
 		Targets: []Target{{Text: "gateway ingress ≥ 0.9x the raw JetStream publish rate, fsync on", Key: "per_s", Ratio: true, Op: ">=", Value: 0.9}}}
 	return e.alternate(ctx, c, herald, anchor)

@@ -27,7 +27,9 @@ type shopRig struct {
 	nc             *natsConn // to Herald's bus
 	ordersURL      string
 	queryURL       string
-	raw            *natsConn // to the anchor's bus
+	raw            *natsConn        // to the anchor's bus
+	procs          map[string]*proc // bus, orders, query: whose CPU a round measures
+	rawBus         *proc
 	nextID         atomic.Int64
 	users, product int
 	tag            string // added to the names of its profiles ("orders-<tag>"), so two rigs of one scenario keep theirs apart
@@ -59,7 +61,7 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, 
 	if err != nil {
 		return nil, err
 	}
-	_, raw, err := e.startBus(ctx, name+"-raw-bus", noFsync)
+	rawBus, raw, err := e.startBus(ctx, name+"-raw-bus", noFsync)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,8 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, 
 		return nil, err
 	}
 	r := &shopRig{e: e, data: data, busURL: bus.URL("bus"), nc: nc, ordersURL: orders.URL("orders"), queryURL: query.URL("query"), raw: raw,
-		users: e.data.Users, product: e.data.Products, tag: tag}
+		users: e.data.Users, product: e.data.Products, tag: tag,
+		procs: map[string]*proc{"bus": bus, "orders": orders, "query": query}, rawBus: rawBus}
 	r.nextID.Store(int64(e.data.Users*e.data.OrdersPerUser) + 1)
 	return r, nil
 }
@@ -91,8 +94,11 @@ func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Ou
 // in the query's read model, and measures: per_s, the orders applied per
 // second from the load's start to the last one applied; accepted_per_s,
 // the orders answered 201 per second of load; the propagation lag of each
-// (lag_p50_ms and so on, and split at the bus, see lagSample) and the POST
-// latency (p50_ms and so on).
+// (lag_p50_ms and so on, and split at the bus, see lagSample), the POST
+// latency (p50_ms and so on), and the CPU time per order applied of the
+// bench (the load generator), the bus, orders and query, from the load's
+// start until the view has every order (cpu_us_per_event, their sum, and
+// cpu_us_bench and so on; see cpuMeter).
 //
 // With profile set it saves a CPU profile of orders and of query during
 // the load; with trace set, an execution trace of orders too.
@@ -114,6 +120,7 @@ func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Loa
 	if trace {
 		waits = append(waits, e.trace(r.ordersURL, orders, round, min(secs, 2)))
 	}
+	cpu := startCPU(r.procs)
 	res := e.loadRound(ctx, what, l)
 	for _, w := range waits {
 		w()
@@ -140,6 +147,7 @@ func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Loa
 	if err != nil {
 		return nil, err
 	}
+	used := cpu.used()
 	lags, err := viewLags(ctx, r.nc, from, filepath.Join(r.data, "shop-query.db"))
 	if err != nil {
 		return nil, err
@@ -154,6 +162,7 @@ func (r *shopRig) heraldRound(ctx context.Context, what string, round int, l Loa
 	}
 	lags.figures(f)
 	latencyFigures(f, "", res.Latencies)
+	cpuFigures(f, used, int64(n))
 	return f, nil
 }
 
@@ -185,7 +194,7 @@ func runWriteToView(ctx context.Context, e *env) error {
 		}
 		c := &Comparison{
 			Name:    mode.name,
-			Show:    []string{"per_s", "accepted_per_s", "lag_p50_ms", "lag_p99_ms", "lag_max_ms"},
+			Show:    []string{"per_s", "accepted_per_s", "lag_p99_ms", "cpu_us_per_event", "cpu_us_orders", "cpu_us_query", "cpu_us_bus", "cpu_us_bench"},
 			Targets: []Target{mode.target},
 		}
 		load := func(round int) Load {
@@ -204,7 +213,7 @@ func runWriteToView(ctx context.Context, e *env) error {
 			},
 		}
 		rnd := rand.New(rand.NewPCG(7, 7))
-		anchor := e.rawPublishSide(r.raw, "write-to-view, "+mode.name, func() (*nats.Msg, string, bool) {
+		anchor := e.rawPublishSide(r.raw, r.rawBus, "write-to-view, "+mode.name, func() (*nats.Msg, string, bool) {
 			data, id := r.rawOrder(rnd)
 			return &nats.Msg{Subject: "raw.order.created", Data: data}, id, true
 		})

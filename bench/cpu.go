@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"os"
+	"time"
+)
+
+// cpuMeter measures the CPU time (user and system) that processes use
+// from its start: the bench's own and the children doing a round's work,
+// so a round's figures can say where the cycles per event went. Where
+// procCPU cannot tell (not Linux), it measures nothing.
+type cpuMeter struct {
+	names []string
+	pids  []int
+	start []time.Duration
+	ok    []bool
+}
+
+// cpuBench is the name the bench's own process is measured under: the
+// load generator, the raw clients, the progress and the metric polls.
+const cpuBench = "bench"
+
+// startCPU starts measuring the bench process and each child of procs,
+// by name; a nil child is left out.
+func startCPU(procs map[string]*proc) *cpuMeter {
+	m := &cpuMeter{}
+	add := func(name string, pid int) {
+		t, ok := procCPU(pid)
+		m.names, m.pids, m.start, m.ok = append(m.names, name), append(m.pids, pid), append(m.start, t), append(m.ok, ok)
+	}
+	add(cpuBench, os.Getpid())
+	for name, p := range procs {
+		if p != nil {
+			add(name, p.Pid())
+		}
+	}
+	return m
+}
+
+// used returns the CPU time each process has used since the start, by
+// name; a process that cannot be read (or has exited) is left out.
+func (m *cpuMeter) used() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for i, pid := range m.pids {
+		if t, ok := procCPU(pid); ok && m.ok[i] {
+			out[m.names[i]] = t - m.start[i]
+		}
+	}
+	return out
+}
+
+// cpuFigures adds used (see cpuMeter.used) per event, in microseconds,
+// to f: cpu_us_<name> per process and cpu_us_per_event, their sum. It adds
+// nothing for no events, or where no process could be read.
+func cpuFigures(f Figures, used map[string]time.Duration, events int64) {
+	if events <= 0 || len(used) == 0 {
+		return
+	}
+	var total time.Duration
+	for name, d := range used {
+		f["cpu_us_"+name] = float64(d.Microseconds()) / float64(events)
+		total += d
+	}
+	f["cpu_us_per_event"] = float64(total.Microseconds()) / float64(events)
+}
