@@ -24,17 +24,25 @@ const cpuBench = "bench"
 // by name; a nil child is left out.
 func startCPU(procs map[string]*proc) *cpuMeter {
 	m := &cpuMeter{}
-	add := func(name string, pid int) {
-		t, ok := procCPU(pid)
-		m.names, m.pids, m.start, m.ok = append(m.names, name), append(m.pids, pid), append(m.start, t), append(m.ok, ok)
-	}
-	add(cpuBench, os.Getpid())
+	m.addPid(cpuBench, os.Getpid(), false)
 	for name, p := range procs {
 		if p != nil {
-			add(name, p.Pid())
+			m.addPid(name, p.Pid(), false)
 		}
 	}
 	return m
+}
+
+// addNew measures child p too, by name, from its start: for a child
+// started after the meter, all of whose CPU time counts.
+func (m *cpuMeter) addNew(name string, p *proc) { m.addPid(name, p.Pid(), true) }
+
+func (m *cpuMeter) addPid(name string, pid int, fromStart bool) {
+	t, ok := procCPU(pid)
+	if fromStart {
+		t = 0
+	}
+	m.names, m.pids, m.start, m.ok = append(m.names, name), append(m.pids, pid), append(m.start, t), append(m.ok, ok)
 }
 
 // used returns the CPU time each process has used since the start, by

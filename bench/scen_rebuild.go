@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/heraldev/herald/event"
 )
 
@@ -26,72 +24,15 @@ import (
 func runRebuild(ctx context.Context, e *env) error {
 	n := e.sz.RebuildEvents
 	d := ForEvents(2, n, e.sz.Products)
-	// Seed on a bus without fsync, then run the rounds on the same storage
-	// with fsync on, as Herald's bus runs by default.
-	seedBus, nc, err := e.startBus(ctx, "bus", true)
-	if err != nil {
-		return err
-	}
-	if err := nc.ensureStream(ctx, event.ShopStream, event.ShopSubjects); err != nil {
-		return err
-	}
-	type msg struct {
-		subject, id string
-		data        []byte
-	}
-	ch := make(chan msg, 4096)
-	gctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(ch)
-		_ = d.Events(n, func(ev event.Envelope) error {
-			b, err := ev.Encode()
-			if err != nil {
-				return err
-			}
-			select {
-			case ch <- msg{event.Subject(ev.Type), ev.ID, b}:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	}()
-	var sent atomic.Int64
-	stop := e.p.track(fmt.Sprintf("publishing %s events", thousands(float64(n))), &sent, "events")
-	res, err := nc.publishAll(ctx, time.Time{}, func() (*nats.Msg, string, bool) {
-		m, ok := <-ch
-		if !ok {
-			return nil, "", false
-		}
-		sent.Add(1)
-		return &nats.Msg{Subject: m.subject, Data: m.data}, m.id, true
-	})
-	stop()
-	if err != nil {
-		return err
-	}
-	if res.Acked != int64(n) {
-		return fmt.Errorf("published %d of %d events (%d failed)", res.Acked, n, res.Errors)
-	}
-	e.note("%s events (%s users, %d products, their orders and cancellations) published at %s events/s without fsync",
-		thousands(float64(n)), thousands(float64(d.Users)), d.Products, thousands(res.Rate()))
-	nc.Close()
-	if err := e.procs.stop(seedBus); err != nil {
-		return err
-	}
 	// Each round's replica has a consumer of its own, which the bus's
 	// permissions must name.
 	var replicas []string
 	for round := range e.sz.Rounds + 2 {
 		replicas = append(replicas, rebuildReplica(round))
 	}
-	bus, nc, err := e.startBus(ctx, "bus", false, "--query-replicas", strings.Join(replicas, ","))
+	bus, nc, err := e.seededBus(ctx, "bus", d, n, "rebuild", "--query-replicas", strings.Join(replicas, ","))
 	if err != nil {
 		return err
-	}
-	if last, err := nc.bus.LastSeq(ctx, event.ShopStream); err != nil || last != uint64(n) {
-		return fmt.Errorf("after the bus restarted, stream %s ends at %d (%v), want %d", event.ShopStream, last, err, n)
 	}
 	limit := e.sz.RebuildLimit
 	if limit > 0 {
@@ -191,73 +132,113 @@ func runRebuild(ctx context.Context, e *env) error {
 // its peak RSS, stops it and deletes its durable consumer.
 func (e *env) rebuildRound(ctx context.Context, busURL string, nc *natsConn, round, n int, limit time.Duration) (Figures, error) {
 	replica := rebuildReplica(round)
-	consumer := "shop-query-" + replica
 	dir, err := e.dir("replica-" + replica)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	var applied atomic.Int64
-	stop := e.p.track(fmt.Sprintf("rebuild: herald replica, round %d/%d", round, e.sz.Rounds), &applied, "events")
-	start := time.Now()
-	q, err := e.serve(ctx, "query", busURL, dir, "--replica", replica)
-	if err != nil {
-		stop()
-		return nil, err
-	}
 	secs := 10
 	if limit > 0 {
 		secs = min(secs, int(limit.Seconds())-1)
 	}
-	wait := e.profile(q.URL("query"), "query", round, secs)
-	complete := false
-	handled := `herald_events_handled_total{consumer="` + consumer + `",result="ok"}`
+	var wait func()
+	c, err := e.catchUp(ctx, fmt.Sprintf("rebuild: herald replica, round %d/%d", round, e.sz.Rounds), busURL, dir, replica, limit, nil,
+		func(q *proc) { wait = e.profile(q.URL("query"), "query", round, secs) })
+	if err != nil {
+		return nil, err
+	}
+	rss := peakRSS(c.query.Pid())
+	wait()
+	if err := e.procs.stop(c.query); err != nil {
+		e.note("stopping replica %s: %v", replica, err)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := nc.js.DeleteConsumer(dctx, event.ShopStream, c.consumer); err != nil {
+		e.note("deleting consumer %s: %v", c.consumer, err)
+	}
+	if c.complete && c.applied < int64(n) {
+		e.note("replica %s reached lag 0 having applied %d of %d events", replica, c.applied, n)
+	}
+	f := c.figures()
+	if rss > 0 {
+		f["peak_rss_mb"] = float64(rss) / (1 << 20)
+	}
+	return f, nil
+}
+
+// caughtUp is how a fresh query replica caught up with its stream (see
+// catchUp).
+type caughtUp struct {
+	query    *proc // still running
+	consumer string
+	applied  int64 // events handled right
+	elapsed  time.Duration
+	complete bool                     // its consumer's lag reached 0
+	cpu      map[string]time.Duration // CPU time used meanwhile, by process (see cpuMeter)
+}
+
+// figures are per_s, events, seconds and complete.
+func (c caughtUp) figures() Figures {
+	return Figures{"per_s": float64(c.applied) / c.elapsed.Seconds(), "events": float64(c.applied), "seconds": c.elapsed.Seconds(), "complete": b2f(c.complete)}
+}
+
+// catchUp starts herald serve query, a fresh replica (called replica, or
+// the unnamed query if replica is ""), on the empty folder dir against the
+// bus at busURL, and waits until its consumer's lag is 0 or limit (if > 0)
+// passes, showing its progress as what. started, if set, is called once
+// the replica serves. It measures the CPU time of the replica and of the
+// children of cpuOf (by name) from before the replica starts until then.
+// The replica is left running.
+func (e *env) catchUp(ctx context.Context, what, busURL, dir, replica string, limit time.Duration, cpuOf map[string]*proc, started func(q *proc)) (caughtUp, error) {
+	c := caughtUp{consumer: "shop-query"}
+	var extra []string
+	if replica != "" {
+		c.consumer += "-" + replica
+		extra = []string{"--replica", replica}
+	}
+	var applied atomic.Int64
+	stop := e.p.track(what, &applied, "events")
+	defer stop()
+	cpu := startCPU(cpuOf)
+	start := time.Now()
+	q, err := e.serve(ctx, "query", busURL, dir, extra...)
+	if err != nil {
+		return c, err
+	}
+	cpu.addNew("query", q)
+	c.query = q
+	if started != nil {
+		started(q)
+	}
+	handled := `herald_events_handled_total{consumer="` + c.consumer + `",result="ok"}`
 	for {
-		lag, err := e.metric(ctx, q.URL("query"), `herald_consumer_lag{consumer="`+consumer+`"}`)
+		lag, err := e.metric(ctx, q.URL("query"), `herald_consumer_lag{consumer="`+c.consumer+`"}`)
 		if v, herr := e.metric(ctx, q.URL("query"), handled); herr == nil {
 			applied.Store(int64(v))
 		}
 		if err == nil && lag == 0 {
-			complete = true
+			c.complete = true
 			break
 		}
 		if limit > 0 && time.Since(start) >= limit {
 			break
 		}
 		if !q.alive() {
-			stop()
-			return nil, fmt.Errorf("the query replica exited; its log %s ends:\n%s", q.logPath, q.tail())
+			return c, fmt.Errorf("the query replica exited; its log %s ends:\n%s", q.logPath, q.tail())
 		}
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			stop()
-			return nil, ctx.Err()
+			return c, ctx.Err()
 		case <-t.C:
 		}
 	}
-	elapsed := time.Since(start)
-	stop()
-	rss := peakRSS(q.Pid())
-	wait()
-	if err := e.procs.stop(q); err != nil {
-		e.note("stopping replica %s: %v", replica, err)
-	}
-	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := nc.js.DeleteConsumer(dctx, event.ShopStream, consumer); err != nil {
-		e.note("deleting consumer %s: %v", consumer, err)
-	}
-	k := applied.Load()
-	if complete && k < int64(n) {
-		e.note("replica %s reached lag 0 having applied %d of %d events", replica, k, n)
-	}
-	f := Figures{"per_s": float64(k) / elapsed.Seconds(), "events": float64(k), "seconds": elapsed.Seconds(), "complete": b2f(complete)}
-	if rss > 0 {
-		f["peak_rss_mb"] = float64(rss) / (1 << 20)
-	}
-	return f, nil
+	c.elapsed = time.Since(start)
+	c.cpu = cpu.used()
+	c.applied = applied.Load()
+	return c, nil
 }
 
 func b2f(b bool) float64 {

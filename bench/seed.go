@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/heraldev/herald/event"
 	"github.com/heraldev/herald/shop/orders"
@@ -122,4 +125,73 @@ func seedShop(ctx context.Context, dir string, d Dataset) error {
 		}
 	}
 	return nil
+}
+
+// seededBus starts a herald bus called name whose stream SHOP holds the
+// first n events of d (see Dataset.Events), and connects the bench to it.
+// The events are published on the bus without fsync, asynchronously (a
+// window of Window); the bus is then restarted on the same storage with
+// fsync on, as Herald's bus runs by default, and extra flags. scenario
+// begins its progress lines.
+func (e *env) seededBus(ctx context.Context, name string, d Dataset, n int, scenario string, extra ...string) (*proc, *natsConn, error) {
+	seedBus, nc, err := e.startBus(ctx, name, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := nc.ensureStream(ctx, event.ShopStream, event.ShopSubjects); err != nil {
+		return nil, nil, err
+	}
+	type msg struct {
+		subject, id string
+		data        []byte
+	}
+	ch := make(chan msg, 4096)
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ch)
+		_ = d.Events(n, func(ev event.Envelope) error {
+			b, err := ev.Encode()
+			if err != nil {
+				return err
+			}
+			select {
+			case ch <- msg{event.Subject(ev.Type), ev.ID, b}:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	}()
+	var sent atomic.Int64
+	stop := e.p.track(fmt.Sprintf("%s: publishing %s events", scenario, thousands(float64(n))), &sent, "events")
+	res, err := nc.publishAll(ctx, time.Time{}, func() (*nats.Msg, string, bool) {
+		m, ok := <-ch
+		if !ok {
+			return nil, "", false
+		}
+		sent.Add(1)
+		return &nats.Msg{Subject: m.subject, Data: m.data}, m.id, true
+	})
+	stop()
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Acked != int64(n) {
+		return nil, nil, fmt.Errorf("published %d of %d events (%d failed)", res.Acked, n, res.Errors)
+	}
+	e.note("%s events (%s users, %d products, their orders and cancellations) published at %s events/s without fsync",
+		thousands(float64(n)), thousands(float64(d.Users)), d.Products, thousands(res.Rate()))
+	nc.Close()
+	if err := e.procs.stop(seedBus); err != nil {
+		return nil, nil, err
+	}
+	bus, nc, err := e.startBus(ctx, name, false, extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if last, err := nc.bus.LastSeq(ctx, event.ShopStream); err != nil || last != uint64(n) {
+		return nil, nil, fmt.Errorf("after the bus restarted, stream %s ends at %d (%v), want %d", event.ShopStream, last, err, n)
+	}
+	return bus, nc, nil
 }
