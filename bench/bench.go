@@ -76,6 +76,7 @@ func Scenarios() []Scenario {
 		{"write-to-view", "POST /orders, 64 connections, until each order is visible in the query service, bus fsync on and off, against raw JetStream async publishing of events of the same size", runWriteToView},
 		{"lag", "a fixed rate of orders: propagation lag from the order's event to the query's commit, against raw JetStream publish-to-consume at the same rate", runLag},
 		{"rebuild", "a fresh query replica building its read model from the stream, and herald rebuild query building the next generation of a running query's, against a raw JetStream consume-and-ack of the same stream; then the query's read latency during herald rebuild against without", runRebuild},
+		{"scale", "a fresh query replica building its read model from a stream at 10k and 1M users, 100k and 2M events: CPU µs per event applied (query and bus) and read p99, many against few", runScale},
 		{"ingress", "POST /events on the blog gateway (tutorial shape), 64 connections, against raw JetStream async publishing", runIngress},
 		{"journey", "write-to-view with tracing on (spans in the in-memory ring) against --no-tracing; then a read with a fresh Herald-After token against a plain read", runJourney},
 	}
@@ -95,16 +96,18 @@ type sizes struct {
 	LagTotal      time.Duration // per side, split over the rounds
 	Settle        time.Duration // longest wait for a view to catch up after a round
 	Warm          time.Duration // length of the unmeasured warm-up before a side's first round
+	ScaleUsers    [2]int        // the scale scenario's few and many users
+	ScaleEvents   [2]int        // and its few and many events
 }
 
 func (o Options) sizes() sizes {
 	s := sizes{Rounds: 3, Duration: 5 * time.Second, Conns: 64, Users: 100_000, Products: 1000, OrdersPerUser: 5,
 		RebuildEvents: 1_000_000, RebuildLimit: 2 * time.Minute, LagRate: 1000, LagTotal: 20 * time.Second, Settle: 3 * time.Minute,
-		Warm: 2 * time.Second}
+		Warm: 2 * time.Second, ScaleUsers: [2]int{10_000, 1_000_000}, ScaleEvents: [2]int{100_000, 2_000_000}}
 	if o.Quick {
 		s = sizes{Rounds: 1, Duration: time.Second, Conns: 64, Users: 1000, Products: 100, OrdersPerUser: 5,
 			RebuildEvents: 20_000, RebuildLimit: 2 * time.Second, LagRate: 500, LagTotal: time.Second, Settle: time.Minute,
-			Warm: 250 * time.Millisecond}
+			Warm: 250 * time.Millisecond, ScaleUsers: [2]int{1000, 10_000}, ScaleEvents: [2]int{10_000, 40_000}}
 	}
 	if o.Rounds > 0 {
 		s.Rounds = o.Rounds
@@ -175,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		Rounds: sz.Rounds, RoundSeconds: sz.Duration.Seconds(), Quick: o.Quick, Connections: sz.Conns,
 		Users: sz.Users, OrdersPerUser: sz.OrdersPerUser, Products: sz.Products,
 		RebuildEvents: sz.RebuildEvents, RebuildLimit: sz.RebuildLimit.Seconds(),
-		LagRate: sz.LagRate, LagSeconds: sz.LagTotal.Seconds(),
+		LagRate: sz.LagRate, LagSeconds: sz.LagTotal.Seconds(), ScaleUsers: sz.ScaleUsers[:], ScaleEvents: sz.ScaleEvents[:],
 	}}
 	for _, s := range run {
 		res.Settings.Scenarios = append(res.Settings.Scenarios, s.Name)

@@ -39,6 +39,8 @@ type Settings struct {
 	RebuildLimit  float64  `json:"rebuildLimitSeconds"`
 	LagRate       float64  `json:"lagRatePerSecond"`
 	LagSeconds    float64  `json:"lagSeconds"`
+	ScaleUsers    []int    `json:"scaleUsers"`
+	ScaleEvents   []int    `json:"scaleEvents"`
 	Scenarios     []string `json:"scenarios"`
 }
 
@@ -163,12 +165,14 @@ var units = map[string]string{
 	"view_lag_p99_ms": "lag bus to view p99 ms",
 	"ok_share":        "answered 200 correctly",
 	"peak_rss_mb":     "peak RSS MB",
+	"users":           "users",
 	// CPU time per event, user and system, from /proc (Linux only).
 	"cpu_us_per_event": "CPU µs/event, all processes",
 	"cpu_us_bench":     "  of which bench (load, clients)",
 	"cpu_us_bus":       "  of which bus",
 	"cpu_us_orders":    "  of which orders",
 	"cpu_us_query":     "  of which query",
+	"cpu_cores":        "CPU cores busy (CPU s ÷ s)",
 }
 
 func unit(k string) string {
@@ -237,6 +241,8 @@ func figure(k string, v float64, ok bool) string {
 		return fmt.Sprintf("%.1f%%", v*100)
 	case strings.HasPrefix(k, "cpu_us_"):
 		return fmt.Sprintf("%.1f", v)
+	case k == "cpu_cores":
+		return fmt.Sprintf("%.2f", v)
 	case strings.HasSuffix(k, "_ms"):
 		if v < 10 {
 			return fmt.Sprintf("%.2f", v)

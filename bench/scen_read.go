@@ -187,15 +187,7 @@ func (e *env) answers() [][]byte {
 func (e *env) userProducts(base string, answers [][]byte) *RawGets {
 	return &RawGets{URL: base, Header: bearerHeader(e.adminToken()), Get: func(rnd *rand.Rand) (string, func(int, []byte) Outcome) {
 		u := 1 + rnd.IntN(len(answers))
-		return userProductsPath(u), func(status int, body []byte) Outcome {
-			if status != http.StatusOK {
-				return Failed
-			}
-			if sameAnswer(body, answers[u-1]) {
-				return OK
-			}
-			return Wrong
-		}
+		return userProductsPath(u), answerCheck(answers[u-1])
 	}}
 }
 

@@ -186,6 +186,8 @@ func (e *env) seededBus(ctx context.Context, name string, d Dataset, n int, scen
 	if err := e.procs.stop(seedBus); err != nil {
 		return nil, nil, err
 	}
+	// The stream is on disk before anything measures fsyncs.
+	syncDisk()
 	bus, nc, err := e.startBus(ctx, name, false, extra...)
 	if err != nil {
 		return nil, nil, err

@@ -16,7 +16,7 @@ import (
 
 // benchCmd runs the benchmarks (package bench).
 type benchCmd struct {
-	Scenarios    []string      `arg:"" optional:"" help:"Scenarios to run, in order: read, dashboard, sync-vs-async, write-to-view, lag, rebuild, ingress, journey. Default: all."`
+	Scenarios    []string      `arg:"" optional:"" help:"Scenarios to run, in order: read, dashboard, sync-vs-async, write-to-view, lag, rebuild, scale, ingress, journey. Default: all."`
 	Out          string        `env:"HERALD_BENCH_OUT" help:"Results folder (results.json, chart.svg, profiles, logs). Default: ./bench-results/<UTC timestamp>."`
 	Rounds       int           `env:"HERALD_BENCH_ROUNDS" help:"Rounds per side of each comparison, alternating Herald and its anchor. Default 3 (1 with --quick)."`
 	Duration     time.Duration `env:"HERALD_BENCH_DURATION" help:"Length of one round. Default 5s (1s with --quick)."`
