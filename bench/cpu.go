@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"os"
 	"time"
 )
@@ -70,4 +71,21 @@ func cpuFigures(f Figures, used map[string]time.Duration, events int64) {
 		total += d
 	}
 	f["cpu_us_per_event"] = float64(total.Microseconds()) / float64(events)
+}
+
+// withCPU wraps side s, whose rounds' figures count their requests (see
+// LoadResult.Figures), so that each round also measures the CPU time per
+// request of the bench (the load generator) and of procs, by name (see
+// cpuFigures).
+func withCPU(s side, procs map[string]*proc) side {
+	run := s.run
+	s.run = func(ctx context.Context, round int) (Figures, error) {
+		m := startCPU(procs)
+		f, err := run(ctx, round)
+		if f != nil {
+			cpuFigures(f, m.used(), int64(f["requests"]))
+		}
+		return f, err
+	}
+	return s
 }

@@ -68,9 +68,9 @@ func (r LoadResult) Throughput() float64 {
 }
 
 // Figures returns the result as figures: req_per_s, p50_ms, p99_ms,
-// max_ms, ok_share, errors, wrong.
+// max_ms, ok_share, requests, errors, wrong.
 func (r LoadResult) Figures() Figures {
-	f := Figures{"req_per_s": r.Throughput(), "errors": float64(r.Failed), "wrong": float64(r.Wrong)}
+	f := Figures{"req_per_s": r.Throughput(), "requests": float64(r.Requests), "errors": float64(r.Failed), "wrong": float64(r.Wrong)}
 	if r.Requests > 0 {
 		f["ok_share"] = float64(r.OK) / float64(r.Requests)
 	}

@@ -167,7 +167,8 @@ var units = map[string]string{
 	"peak_rss_mb":     "peak RSS MB",
 	"users":           "users",
 	// CPU time per event, user and system, from /proc (Linux only).
-	"cpu_us_per_event": "CPU µs/event, all processes",
+	"cpu_us_per_event": "CPU µs/event (request), all",
+	"cpu_us_server":    "  of which the server",
 	"cpu_us_bench":     "  of which bench (load, clients)",
 	"cpu_us_bus":       "  of which bus",
 	"cpu_us_orders":    "  of which orders",

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -45,7 +46,7 @@ func runRead(ctx context.Context, e *env) error {
 	body := FixedBody(size)
 	c := &Comparison{
 		Name: "http read",
-		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
+		Show: []string{"req_per_s", "p50_ms", "p99_ms", "cpu_us_per_event", "cpu_us_server", "cpu_us_bench"},
 		Targets: []Target{
 			{Text: "query throughput ≥ 0.9x the ceiling's", Key: "req_per_s", Ratio: true, Op: ">=", Value: 0.9},
 			{Text: "query p99 latency ≤ 1.3x the ceiling's", Key: "p99_ms", Ratio: true, Op: "<=", Value: 1.3},
@@ -53,17 +54,22 @@ func runRead(ctx context.Context, e *env) error {
 	}
 	ceiling := &Comparison{
 		Name: "generator ceiling",
-		Show: []string{"req_per_s", "p50_ms", "p99_ms"},
+		Show: []string{"req_per_s", "p99_ms", "cpu_us_server", "cpu_us_bench"},
 		Targets: []Target{
 			{Text: "the generator's ceiling (a trivial server) ≥ 2x what it reports for Herald's query: Herald ÷ ceiling ≤ 0.5x", Key: "req_per_s", Ratio: true, Op: "<=", Value: 0.5},
 		},
 	}
 	e.note("%s users, %d orders each, %d products; %d connections; fixed body %d bytes (the mean answer)",
 		thousands(float64(e.data.Users)), e.data.OrdersPerUser, e.data.Products, e.sz.Conns, len(body))
-	herald := e.httpSide("read", "herald query", q.URL("query"), "query", Load{Raw: e.userProducts(q.URL("query"), answers)})
-	handler := e.httpSide("read", "fixed-body net/http handler", "", "", Load{Raw: fixedGets(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)})
-	gen := e.httpSide("read", "load generator against a trivial server (canned answer, no net/http)", "", "",
-		Load{Raw: fixedGets(trivial.URL("trivial"), e.adminToken(), e.data.Users, body)})
+	// Each side measures the CPU time per request of its server and of
+	// the bench, the load generator: what Herald's reads cost beside the
+	// ceilings', and the generator's share of the machine.
+	herald := withCPU(e.httpSide("read", "herald query", q.URL("query"), "query", Load{Raw: e.userProducts(q.URL("query"), answers)}),
+		map[string]*proc{"server": q})
+	handler := withCPU(e.httpSide("read", "fixed-body net/http handler", "", "", Load{Raw: fixedGets(fixed.URL("fixed"), e.adminToken(), e.data.Users, body)}),
+		map[string]*proc{"server": fixed})
+	gen := withCPU(e.httpSide("read", "load generator against a trivial server (canned answer, no net/http)", "", "",
+		Load{Raw: fixedGets(trivial.URL("trivial"), e.adminToken(), e.data.Users, body)}), map[string]*proc{"server": trivial})
 	figs, err := e.rounds(ctx, herald, handler, gen)
 	if err != nil {
 		return err
@@ -73,6 +79,10 @@ func runRead(ctx context.Context, e *env) error {
 	if h := ceiling.Herald.Median["req_per_s"]; h > 0 {
 		g := ceiling.Anchor.Median["req_per_s"]
 		e.note("generator ceiling vs a trivial server: %s req/s = %.1fx what it reports for Herald (%s req/s)", thousands(g), g/h, thousands(h))
+		if us, ok := ceiling.Herald.Median["cpu_us_bench"]; ok {
+			e.note("the generator used %.1f µs of CPU per request of Herald's, %.2f of the machine's %d cores; Herald's query %.1f µs per request",
+				us, us*h/1e6, runtime.NumCPU(), ceiling.Herald.Median["cpu_us_server"])
+		}
 	}
 	return e.holdServers(ctx, q.URL("query"), fixed.URL("fixed"), trivial.URL("trivial"))
 }
