@@ -48,16 +48,19 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, 
 		return nil, err
 	}
 	extra := append([]string(nil), serveArgs...)
+	qextra := append([]string(nil), serveArgs...)
 	if noFsync {
-		// As herald up --no-fsync does: atomic batches save fsyncs, so on
-		// a bus that makes none they only cost.
-		extra = append(extra, "--no-batches")
+		// As herald up --no-fsync does: no fsync in the services' SQLite
+		// either; and atomic batches save fsyncs, so on a bus that makes
+		// none they only cost.
+		extra = append(extra, "--no-fsync", "--no-batches")
+		qextra = append(qextra, "--no-fsync")
 	}
 	orders, err := e.serve(ctx, "orders", bus.URL("bus"), data, extra...)
 	if err != nil {
 		return nil, err
 	}
-	query, err := e.serve(ctx, "query", bus.URL("bus"), data, serveArgs...)
+	query, err := e.serve(ctx, "query", bus.URL("bus"), data, qextra...)
 	if err != nil {
 		return nil, err
 	}
