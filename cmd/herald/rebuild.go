@@ -26,6 +26,7 @@ type rebuildCmd struct {
 	Restart   bool          `name:"restart" env:"HERALD_REBUILD_RESTART" help:"Throw away what an interrupted rebuild built and begin again from the stream's first event."`
 	Lease     time.Duration `name:"lease" default:"1m" env:"HERALD_REBUILD_LEASE" help:"How long the live consumers may stay paused while the rebuild applies its last events; if the rebuild dies, they resume by themselves after it."`
 	Batch     int           `name:"batch" default:"256" env:"HERALD_REBUILD_BATCH" help:"Events applied per transaction."`
+	Nice      int           `name:"nice" default:"10" env:"HERALD_REBUILD_NICE" help:"Nice value the rebuild runs at (Linux), so that the services answering requests on this machine keep the CPU they need; 0 runs it at normal priority."`
 	Sample    time.Duration `name:"sample" default:"2s" hidden:"" env:"HERALD_REBUILD_SAMPLE" help:"How long --dry-run measures."`
 }
 
@@ -36,6 +37,9 @@ type rebuildCmd struct {
 // stopped the next time it runs.
 func (m *Main) Rebuild(ctx context.Context, c rebuildCmd) error {
 	errOut := m.errOut()
+	if err := lowerPriority(c.Nice); err != nil {
+		m.Log.Warn("rebuild runs at normal priority", "err", err)
+	}
 	cat := apps(serviceFlags{})
 	app, desc, ok := cat.Lookup(c.ReadModel)
 	if !ok || !desc.ReadModel {

@@ -222,9 +222,10 @@ type hit struct {
 // Callers hold mu.
 func (v *view) hits(user int64, hits []hit) (_ []hit, known bool) {
 	lines := v.byUser[user]
-	_, named := v.users[user]
-	if !named && len(lines) == 0 {
-		return hits, false
+	if len(lines) == 0 { // a user with orders is known; only one without needs asking
+		if _, named := v.users[user]; !named {
+			return hits, false
+		}
 	}
 	var at map[int64]int // product → index in hits, for users with many lines
 	if len(lines) > 32 {
