@@ -34,7 +34,15 @@ type RawGets struct {
 	URL    string // http://host:port, with no path
 	Header http.Header
 	Get    Get
+	// Post, if set instead of Get, makes the load's requests POSTs of
+	// Post's bodies (with a Content-Length; Header gives their
+	// Content-Type).
+	Post Post
 }
+
+// Post is one request of a raw load of POSTs: its path, its body, and how
+// to judge its answer.
+type Post func(rnd *rand.Rand) (path string, body []byte, check func(status int, body []byte) Outcome)
 
 // rawTimeout bounds one request of a raw load, from writing it to reading
 // its answer's end.
@@ -57,18 +65,31 @@ func (g *RawGets) sender() (sender, func()) {
 			fmt.Fprintf(&tail, "%s: %s\r\n", k, v)
 		}
 	}
-	tail.WriteString("\r\n")
+	if g.Post == nil {
+		tail.WriteString("\r\n")
+	}
 	c := &rawConn{addr: u.Host, tail: tail.Bytes()}
 	return func(rnd *rand.Rand) (Outcome, string) {
-		path, check := g.Get(rnd)
-		status, body, err := c.get(path)
+		var (
+			method = "GET "
+			path   string
+			body   []byte
+			check  func(int, []byte) Outcome
+		)
+		if g.Post != nil {
+			method = "POST "
+			path, body, check = g.Post(rnd)
+		} else {
+			path, check = g.Get(rnd)
+		}
+		status, answer, err := c.do(method, path, body)
 		if err != nil {
 			c.close()
-			return Failed, "GET " + path + ": " + err.Error()
+			return Failed, method + path + ": " + err.Error()
 		}
-		out := check(status, body)
+		out := check(status, answer)
 		if out != OK {
-			return out, strconv.Itoa(status) + ": " + truncate(string(body), 200)
+			return out, strconv.Itoa(status) + ": " + truncate(string(answer), 200)
 		}
 		return OK, ""
 	}, c.close
@@ -93,7 +114,11 @@ func (c *rawConn) close() {
 
 // get sends GET path and reads the answer: its status and body, which is
 // valid until the next call. On an error the caller closes the connection.
-func (c *rawConn) get(path string) (int, []byte, error) {
+func (c *rawConn) get(path string) (int, []byte, error) { return c.do("GET ", path, nil) }
+
+// do sends method (with its trailing space) path, and body with its
+// Content-Length if method is "POST ", and reads the answer as get does.
+func (c *rawConn) do(method, path string, body []byte) (int, []byte, error) {
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
 		if err != nil {
@@ -109,7 +134,11 @@ func (c *rawConn) get(path string) (int, []byte, error) {
 	if err := c.conn.SetDeadline(time.Now().Add(rawTimeout)); err != nil {
 		return 0, nil, err
 	}
-	c.req = append(append(append(c.req[:0], "GET "...), path...), c.tail...)
+	c.req = append(append(append(c.req[:0], method...), path...), c.tail...)
+	if method == "POST " {
+		c.req = append(strconv.AppendInt(append(c.req, "Content-Length: "...), int64(len(body)), 10), "\r\n\r\n"...)
+		c.req = append(c.req, body...)
+	}
 	if _, err := c.conn.Write(c.req); err != nil {
 		return 0, nil, err
 	}

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,5 +111,45 @@ func TestRawLoadAtAFixedRateKeepsItsSchedule(t *testing.T) {
 		Raw: &RawGets{URL: srv.URL, Header: bearerHeader("t"), Get: paths("/right")}}.Run(context.Background())
 	if res.OK < 90 || res.OK > 101 || res.Failed+res.Wrong > 0 {
 		t.Errorf("%d right, %d failed, %d wrong at 200/s in 0.5s, want about 100 right", res.OK, res.Failed, res.Wrong)
+	}
+}
+
+// A raw load of POSTs sends each body with its Content-Length and the
+// load's headers, on kept-alive connections, and judges the answers.
+func TestRawLoadPostsBodiesOnKeptAliveConnections(t *testing.T) {
+	var conns, posts atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || r.ContentLength != int64(len(body)) {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		posts.Add(1)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(append([]byte("got "), body...))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	res := Load{Conns: 4, Count: 200, Raw: &RawGets{URL: srv.URL, Header: h, Post: func(rnd *rand.Rand) (string, []byte, func(int, []byte) Outcome) {
+		body := []byte(`{"n":` + strconv.Itoa(rnd.IntN(1000)) + `}`)
+		return "/orders", body, func(status int, answer []byte) Outcome {
+			if status == http.StatusCreated && string(answer) == "got "+string(body) {
+				return OK
+			}
+			return Wrong
+		}
+	}}}.Run(context.Background())
+	if res.OK != 200 || res.Wrong+res.Failed != 0 || posts.Load() != 200 {
+		t.Fatalf("ok %d wrong %d failed %d (first: %s), server saw %d posts; want 200 right", res.OK, res.Wrong, res.Failed, res.FirstError, posts.Load())
+	}
+	if n := conns.Load(); n != 4 {
+		t.Errorf("%d connections for 4 workers: the load did not keep them alive", n)
 	}
 }

@@ -51,14 +51,14 @@ func runIngress(ctx context.Context, e *env) error {
 		return err
 	}
 	gwURL := gw.URL("gateway")
-	post := func(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	post := &RawGets{URL: gwURL, Header: h, Post: func(rnd *rand.Rand) (string, []byte, func(int, []byte) Outcome) {
 		body, _ := json.Marshal(struct {
 			Type string         `json:"type"`
 			Data event.PostData `json:"data"`
 		}{event.PostCreated, postCreated(rnd)})
-		req, _ := http.NewRequest(http.MethodPost, gwURL+"/events", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		return req, func(status int, b []byte) Outcome {
+		return "/events", body, func(status int, b []byte) Outcome {
 			switch {
 			case status != http.StatusOK:
 				return Failed
@@ -67,8 +67,8 @@ func runIngress(ctx context.Context, e *env) error {
 			}
 			return OK
 		}
-	}
-	herald := e.httpSide("ingress", "herald gateway POST /events", gwURL, "gateway", Load{Request: post})
+	}}
+	herald := e.httpSide("ingress", "herald gateway POST /events", gwURL, "gateway", Load{Raw: post})
 	run := herald.run
 	herald.run = func(ctx context.Context, round int) (Figures, error) {
 		f, err := run(ctx, round)

@@ -36,7 +36,7 @@ func runJourney(ctx context.Context, e *env) error {
 	}
 	rigSide := func(r *shopRig, what string) side {
 		load := func(round int) Load {
-			return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Request: r.postOrder, Seed: uint64(300 + round)}
+			return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Raw: r.postOrders(), Seed: uint64(300 + round)}
 		}
 		return side{
 			what: what,

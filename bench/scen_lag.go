@@ -28,7 +28,7 @@ func runLag(ctx context.Context, e *env) error {
 		},
 	}
 	load := func(round int) Load {
-		return Load{Conns: e.sz.Conns, Duration: per, Rate: e.sz.LagRate, Request: r.postOrder, Seed: uint64(200 + round)}
+		return Load{Conns: e.sz.Conns, Duration: per, Rate: e.sz.LagRate, Raw: r.postOrders(), Seed: uint64(200 + round)}
 	}
 	herald := side{
 		what: "herald orders → bus → query",

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,19 +77,23 @@ func (e *env) startShopRig(ctx context.Context, name, tag string, noFsync bool, 
 	return r, nil
 }
 
-// postOrder places an order of a random product for a random user, as the
+// postOrders places orders of a random product for a random user, as the
 // operator (who may order for any user: the load is that of many users,
-// each of whom would send a token of their own), and expects 201.
-func (r *shopRig) postOrder(rnd *rand.Rand) (*http.Request, func(int, []byte) Outcome) {
-	body := `{"userId":` + strconv.Itoa(1+rnd.IntN(r.users)) + `,"productId":` + strconv.Itoa(1+rnd.IntN(r.product)) + `}`
-	req, _ := http.NewRequest(http.MethodPost, r.ordersURL+"/orders", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	return bearer(req, r.e.adminToken()), func(status int, _ []byte) Outcome {
-		if status == http.StatusCreated {
-			return OK
+// each of whom would send a token of their own), and expects 201; on the
+// raw load's connections, so that the generator's CPU is not what limits
+// the path.
+func (r *shopRig) postOrders() *RawGets {
+	h := bearerHeader(r.e.adminToken())
+	h.Set("Content-Type", "application/json")
+	return &RawGets{URL: r.ordersURL, Header: h, Post: func(rnd *rand.Rand) (string, []byte, func(int, []byte) Outcome) {
+		body := `{"userId":` + strconv.Itoa(1+rnd.IntN(r.users)) + `,"productId":` + strconv.Itoa(1+rnd.IntN(r.product)) + `}`
+		return "/orders", []byte(body), func(status int, _ []byte) Outcome {
+			if status == http.StatusCreated {
+				return OK
+			}
+			return Failed
 		}
-		return Failed
-	}
+	}}
 }
 
 // heraldRound runs load l of orders, waits until every order it placed is
@@ -201,7 +204,7 @@ func runWriteToView(ctx context.Context, e *env) error {
 			Targets: []Target{mode.target},
 		}
 		load := func(round int) Load {
-			return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Request: r.postOrder, Seed: uint64(100 + round)}
+			return Load{Conns: e.sz.Conns, Duration: e.sz.Duration, Raw: r.postOrders(), Seed: uint64(100 + round)}
 		}
 		herald := side{
 			what: "herald orders → bus → query",
