@@ -194,3 +194,41 @@ func TestIdentityConsumesOnlyWithItsOwnDurable(t *testing.T) {
 		t.Fatal("query subscribed with orders' durable consumer")
 	}
 }
+
+// A service may not create streams: it waits a moment for the admin's to
+// exist (in a cluster, one just created can be unknown for a moment to the
+// server asked), then says which is missing and how to create it.
+func TestAServiceWaitsForTheAdminsStreamsThenSaysWhichIsMissing(t *testing.T) {
+	srv, creds := startSecuredServer(t)
+	admin, _ := connectAs(t, srv, creds, AdminIdentity)
+	query, _ := connectAs(t, srv, creds, "query")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	old := streamAppears
+	streamAppears = 300 * time.Millisecond
+	t.Cleanup(func() { streamAppears = old })
+	start := time.Now()
+	err := query.EnsureStream(ctx, "SHOP", "shop.>")
+	if err == nil || !strings.Contains(err.Error(), "stream SHOP does not exist, and this identity may not create it") {
+		t.Fatalf("EnsureStream with no streams: %v, want SHOP missing", err)
+	}
+	if waited := time.Since(start); waited < streamAppears {
+		t.Errorf("said SHOP was missing after %s, before waiting %s for it", waited, streamAppears)
+	}
+
+	// The admin creates the streams while the service waits for them.
+	streamAppears = 20 * time.Second
+	created := make(chan error, 1)
+	go func() {
+		// The streams appear once the service is already looking for them.
+		time.Sleep(500 * time.Millisecond)
+		created <- admin.EnsureStream(ctx, "SHOP", "shop.>")
+	}()
+	if err := query.EnsureStream(ctx, "SHOP", "shop.>"); err != nil {
+		t.Fatalf("EnsureStream while the admin creates the streams: %v", err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+}

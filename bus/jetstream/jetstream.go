@@ -166,6 +166,32 @@ func (b *Bus) EnsureStream(ctx context.Context, name string, subjects ...string)
 	return b.guard(ctx, func(ctx context.Context) error { return b.ensureStreams(ctx, name, subjects) })
 }
 
+// streamAppears is how long a Bus that may not create streams waits for
+// one to exist before it says the stream is missing. In a cluster, a
+// stream the admin has just created can be unknown for a moment to the
+// server a service asks (its group still electing a leader): seen as a
+// service refusing to start right after the admin set the streams up.
+var streamAppears = 5 * time.Second
+
+// awaitStream returns stream name's configuration, waiting up to
+// streamAppears for it to exist; nil if it does not by then.
+func (b *Bus) awaitStream(ctx context.Context, name string) (*jetstream.StreamConfig, error) {
+	deadline := time.Now().Add(streamAppears)
+	for {
+		_, got, err := b.streamConfig(ctx, name)
+		if err != nil || got != nil || !time.Now().Before(deadline) {
+			return got, err
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 func (b *Bus) ensureStreams(ctx context.Context, name string, subjects []string) error {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: name, Subjects: subjects, MaxBytes: b.maxBytes, AllowAtomicPublish: true},
@@ -180,7 +206,7 @@ func (b *Bus) ensureStreams(ctx context.Context, name string, subjects []string)
 			cfg.MaxBytes = -1 // unlimited; also lifts a limit set earlier
 		}
 		if b.verify {
-			_, got, err := b.streamConfig(ctx, cfg.Name)
+			got, err := b.awaitStream(ctx, cfg.Name)
 			if err != nil {
 				return fmt.Errorf("stream %s: %w", cfg.Name, err)
 			}
