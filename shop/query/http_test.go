@@ -76,8 +76,8 @@ func TestUserProductsAnswerIsHumasEncodingByteForByte(t *testing.T) {
 		claims *auth.Claims
 		status int
 	}{
-		{"/users/3/products", &auth.Claims{UserID: 3, Role: auth.RoleUser}, http.StatusNotFound},   // nobody named user 3
-		{"/users/2/products", &auth.Claims{UserID: 1, Role: auth.RoleUser}, http.StatusNotFound},   // another user's
+		{"/users/3/products", &auth.Claims{UserID: 3, Role: auth.RoleUser}, http.StatusNotFound}, // nobody named user 3
+		{"/users/2/products", &auth.Claims{UserID: 1, Role: auth.RoleUser}, http.StatusNotFound}, // another user's
 		{"/users/0/products", &auth.Claims{UserID: 0, Role: auth.RoleAdmin}, http.StatusUnprocessableEntity},
 		{"/users/x/products", &auth.Claims{UserID: 1, Role: auth.RoleAdmin}, http.StatusUnprocessableEntity},
 		{"/users/1/products", nil, http.StatusUnauthorized},
