@@ -107,7 +107,7 @@ func (o Options) sizes() sizes {
 	if o.Quick {
 		s = sizes{Rounds: 1, Duration: time.Second, Conns: 64, Users: 1000, Products: 100, OrdersPerUser: 5,
 			RebuildEvents: 20_000, RebuildLimit: 2 * time.Second, LagRate: 500, LagTotal: time.Second, Settle: time.Minute,
-			Warm: 250 * time.Millisecond, ScaleUsers: [2]int{1000, 10_000}, ScaleEvents: [2]int{10_000, 40_000}}
+			Warm: 250 * time.Millisecond, ScaleUsers: [2]int{500, 5000}, ScaleEvents: [2]int{5000, 15_000}}
 	}
 	if o.Rounds > 0 {
 		s.Rounds = o.Rounds

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -242,9 +244,13 @@ func generationPath(first string, n int) string {
 }
 
 // rebuildApplied reads how far a rebuild has applied the stream into the
-// generation at path, opened read-only while the rebuild writes it.
+// generation at path, opened read-only while the rebuild writes it. A
+// rebuild stopped before it made the file or recorded any progress (a
+// short --quick limit on a slow machine) has applied nothing.
 func rebuildApplied(path string) (uint64, error) {
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
 		return 0, err
 	}
 	q := url.Values{}
@@ -256,7 +262,11 @@ func rebuildApplied(path string) (uint64, error) {
 	}
 	defer db.Close()
 	var applied uint64
-	if err := db.QueryRow(`SELECT applied FROM herald_generation WHERE id = 1`).Scan(&applied); err != nil {
+	err = db.QueryRow(`SELECT applied FROM herald_generation WHERE id = 1`).Scan(&applied)
+	if errors.Is(err, sql.ErrNoRows) || (err != nil && strings.Contains(err.Error(), "no such table")) {
+		return 0, nil // the rebuild has not recorded its first batch yet
+	}
+	if err != nil {
 		return 0, fmt.Errorf("read %s's progress: %w", path, err)
 	}
 	return applied, nil

@@ -29,7 +29,8 @@ func TestBenchQuickRunsEveryScenario(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	m := &Main{Log: slog.New(slog.DiscardHandler), Out: &stdout}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Under -race on 2 shared cores it has taken 2-3 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	start := time.Now()
 	err := m.runBench(ctx, benchCmd{Quick: true, Out: out}, []string{"HERALD_TEST_RUN_MAIN=1", "GORACE=atexit_sleep_ms=0"}, &stderr)
