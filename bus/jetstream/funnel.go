@@ -37,7 +37,7 @@ type Funnel struct {
 // fewer go one by one. The server stages a batch before it stores it, which
 // costs a few batches' worth of latency, so a handful of messages is
 // quicker sent alone (the same floor as the outbox relay's).
-var funnelMin = 32
+const funnelMin = 32
 
 type funneled struct {
 	msg  *nats.Msg
